@@ -1,0 +1,105 @@
+//! [`Codec`]: splits a byte stream into [`Frame`]s and back, for
+//! `tokio_util::codec::Framed`. Strict: an oversize or zero length, an
+//! unknown opcode or a malformed field is a typed [`DecodeError`].
+
+use bytes::{Buf, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::error::{CodecError, DecodeError};
+use crate::frame::{Frame, HEADER_LEN};
+
+/// Default largest frame length: 1 MiB of payload plus room for headers.
+pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024 + 64 * 1024;
+
+/// Length-prefixed frame codec.
+#[derive(Debug, Clone)]
+pub struct Codec {
+    max_frame: usize,
+}
+
+impl Codec {
+    /// A codec that rejects frames whose length exceeds `max_frame`.
+    pub fn new(max_frame: usize) -> Codec {
+        Codec { max_frame }
+    }
+
+    /// Largest accepted frame length.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Raises or lowers the limit, e.g. after the server's WELCOME.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame;
+    }
+
+    /// Splits one raw frame off `src`: `(opcode, body)`, without decoding
+    /// the body. `Ok(None)` means more bytes are needed.
+    pub fn split_frame(
+        &self,
+        src: &mut BytesMut,
+    ) -> Result<Option<(u8, bytes::Bytes)>, DecodeError> {
+        if src.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
+        if len == 0 {
+            return Err(DecodeError::EmptyFrame);
+        }
+        if len > self.max_frame {
+            return Err(DecodeError::FrameTooLarge {
+                len,
+                max: self.max_frame,
+            });
+        }
+        if src.len() < 4 + len {
+            src.reserve(4 + len - src.len());
+            return Ok(None);
+        }
+        src.advance(4);
+        let mut frame = src.split_to(len).freeze();
+        let opcode = frame.get_u8();
+        Ok(Some((opcode, frame)))
+    }
+}
+
+impl Default for Codec {
+    fn default() -> Codec {
+        Codec::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+impl Decoder for Codec {
+    type Item = Frame;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        match self.split_frame(src)? {
+            None => Ok(None),
+            Some((opcode, body)) => Ok(Some(Frame::decode(opcode, body)?)),
+        }
+    }
+}
+
+impl Encoder<Frame> for Codec {
+    type Error = CodecError;
+
+    fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        item.encode(dst);
+        Ok(())
+    }
+}
+
+impl Encoder<&Frame> for Codec {
+    type Error = CodecError;
+
+    fn encode(&mut self, item: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        item.encode(dst);
+        Ok(())
+    }
+}
+
+/// Bytes a frame with a body of `body_len` takes on the wire.
+pub fn wire_len(body_len: usize) -> usize {
+    HEADER_LEN + body_len
+}

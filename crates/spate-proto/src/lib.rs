@@ -1,0 +1,30 @@
+//! # spate-proto: the spate wire protocol, v1
+//!
+//! Sans-IO: frame types, their byte layouts and a strict
+//! `tokio_util::codec` [`Codec`]; no sockets. The server, the Rust client,
+//! the benchmarks and the fuzz/property tests share this one definition, and
+//! `protocol.md` at the repository root specifies the same bytes for client
+//! authors in other languages.
+//!
+//! ```text
+//! +------------------+-----------+----------------------+
+//! | length: u32 BE   | opcode u8 | body (length-1 bytes) |
+//! +------------------+-----------+----------------------+
+//! ```
+
+pub mod codec;
+pub mod error;
+pub mod frame;
+pub mod message;
+pub mod options;
+pub mod wire;
+
+pub use codec::{Codec, DEFAULT_MAX_FRAME};
+pub use error::{CodecError, DecodeError, ErrorCode};
+pub use frame::{
+    message_batch_header, message_header, op, opcode_name, Condition, Frame, Gap, GapReason, Hello,
+    StartStatus, StateEntry, StateReply, StateStatus, Subscribed, Welcome, PROTOCOL_VERSION,
+};
+pub use message::{Headers, Message, Publish, StateChange};
+pub use options::{Policy, Start, SubscribeOptions};
+pub use wire::Text;

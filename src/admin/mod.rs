@@ -1,0 +1,1 @@
+//! Admin HTTP listener: Prometheus metrics, health and stats (placeholder).

@@ -1,0 +1,1 @@
+//! Shared broker state (in progress).

@@ -1,0 +1,29 @@
+//! # spate
+//!
+//! A standalone pub/sub broker. The module tree follows a message's path:
+//!
+//! - [`server`]: listener, one task pair per connection (reader, writer),
+//!   the per-connection outbox, graceful shutdown.
+//! - [`commands`]: one file per client request (publish, subscribe, state…).
+//! - [`broker`]: shared state: topics (seq, epoch, history, state), the
+//!   subscription index, the memory budget, counters.
+//! - [`topics`]: topic-name rules and the wildcard subscription trie.
+//! - [`queue`]: the per-subscription bounded queue and its backpressure
+//!   policies, gap bookkeeping, rate limiting and batching.
+//! - [`config`], [`logging`], [`admin`], [`stats`]: operating it.
+//! - [`cli`]: the `spate` command line; [`bench`]: its load generator.
+//!
+//! ARCHITECTURE.md follows one message from a publisher's socket to every
+//! subscriber's socket through these files.
+
+pub mod admin;
+pub mod bench;
+pub mod broker;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod logging;
+pub mod queue;
+pub mod server;
+pub mod stats;
+pub mod topics;

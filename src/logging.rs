@@ -1,0 +1,1 @@
+//! Log setup with tracing-subscriber (placeholder).

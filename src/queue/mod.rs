@@ -1,0 +1,1 @@
+//! Per-subscription queues (in progress).

@@ -1,0 +1,1 @@
+//! Topic names, patterns and the wildcard subscription trie (placeholder).
