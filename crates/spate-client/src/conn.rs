@@ -1,0 +1,133 @@
+//! One TCP connection to the server: opening it (HELLO → WELCOME) and the
+//! per-connection state the connection task drives (the framed reader, the
+//! write half, keepalive and GOAWAY bookkeeping). Also [`Parked`]: a
+//! delivery waiting for room in a subscription's buffer while reading is
+//! paused; it belongs to the task, not the connection, because it must
+//! survive a reconnect.
+
+use std::collections::VecDeque;
+
+use futures::StreamExt;
+use spate_proto::{Codec, Frame, Hello, Text, Welcome, PROTOCOL_VERSION};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use crate::error::{Error, ServerError};
+use crate::event::Event;
+use crate::options::ClientOptions;
+
+/// Bytes the reader asks the socket for at a time.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Events of one subscription that did not fit its buffer. While a
+/// delivery is parked the socket is not read, so at most one frame's worth
+/// of events waits here.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    pub(crate) sub_id: u32,
+    pub(crate) tx: mpsc::Sender<Event>,
+    pub(crate) events: VecDeque<Event>,
+}
+
+/// A live connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) reader: FramedRead<OwnedReadHalf, Codec>,
+    pub(crate) writer: OwnedWriteHalf,
+    /// A fatal ERROR the server sent; it closes the connection next.
+    pub(crate) fatal: Option<Error>,
+    /// Set by GOAWAY: the reason, and when to stop waiting for the close.
+    pub(crate) goaway: Option<(String, Instant)>,
+    /// When the server was last heard from (for the keepalive).
+    pub(crate) last_heard: Instant,
+    /// A keepalive PING is awaiting its PONG.
+    pub(crate) ping_outstanding: bool,
+    /// The server's largest accepted frame.
+    pub(crate) max_frame: usize,
+}
+
+/// Connects to `addr` and exchanges HELLO/WELCOME, within the configured
+/// connect timeout.
+pub(crate) async fn open(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), Error> {
+    match tokio::time::timeout(opts.connect_timeout, handshake(addr, opts)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Timeout("connecting and handshaking with the server")),
+    }
+}
+
+async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), Error> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| Error::Connect {
+            addr: addr.to_string(),
+            source: e.into(),
+        })?;
+    stream.set_nodelay(true).map_err(Error::io)?;
+    let (r, mut writer) = stream.into_split();
+    let mut reader =
+        FramedRead::with_capacity(r, Codec::new(opts.max_incoming_frame), READ_BUFFER);
+    let hello = Frame::Hello(Hello {
+        version: PROTOCOL_VERSION,
+        flags: 0,
+        client_name: Text::from(opts.name.as_str()),
+        auth_token: Text::default(),
+    });
+    writer
+        .write_all(&hello.to_bytes())
+        .await
+        .map_err(Error::io)?;
+    let welcome = loop {
+        match reader.next().await {
+            Some(Ok(Frame::Welcome(w))) => break w,
+            Some(Ok(Frame::Ping(t))) => writer
+                .write_all(&Frame::Pong(t).to_bytes())
+                .await
+                .map_err(Error::io)?,
+            Some(Ok(Frame::Error { code, message, .. })) => {
+                return Err(Error::Server(ServerError::new(code, message.as_str())))
+            }
+            Some(Ok(other)) => {
+                return Err(Error::Protocol(format!(
+                    "expected WELCOME, got {}",
+                    spate_proto::opcode_name(other.opcode()).unwrap_or("?")
+                )))
+            }
+            Some(Err(e)) => return Err(codec_error(e)),
+            None => {
+                return Err(Error::Disconnected(
+                    "the server closed the connection during the handshake".into(),
+                ))
+            }
+        }
+    };
+    if welcome.version != PROTOCOL_VERSION {
+        return Err(Error::Protocol(format!(
+            "the server speaks protocol version {}, this client {}",
+            welcome.version, PROTOCOL_VERSION
+        )));
+    }
+    let max_in = opts.max_incoming_frame.max(welcome.max_frame as usize);
+    reader.decoder_mut().set_max_frame(max_in);
+    let conn = Conn {
+        reader,
+        writer,
+        fatal: None,
+        goaway: None,
+        last_heard: Instant::now(),
+        ping_outstanding: false,
+        max_frame: welcome.max_frame as usize,
+    };
+    Ok((conn, welcome))
+}
+
+/// Maps a codec failure to the client's error.
+pub(crate) fn codec_error(e: spate_proto::CodecError) -> Error {
+    match e {
+        spate_proto::CodecError::Io(e) => Error::io(e),
+        spate_proto::CodecError::Decode(d) => Error::Protocol(d.to_string()),
+    }
+}
