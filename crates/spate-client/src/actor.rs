@@ -10,7 +10,8 @@
 //! socket is not read until the application makes room, so the broker sees
 //! a slow consumer instead of the client buffering without bound.
 //!
-//! Frame handling is in `inbound.rs`, request handling in `outbound.rs`.
+//! Frame handling is in `inbound.rs`, request handling in `outbound.rs`,
+//! connection loss and reconnects in `recovery.rs`.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::pending;
@@ -25,14 +26,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::backoff::Backoff;
 use crate::command::{Command, Pending, Reply};
-use crate::conn::{self, codec_error, Conn, Parked};
+use crate::conn::{codec_error, Conn, Parked};
 use crate::error::Error;
-use crate::event::{Event, Notice};
-use crate::options::{ClientOptions, Reconnect};
+use crate::options::ClientOptions;
 use crate::shared::Shared;
-use crate::subs::{Phase, SubEntry};
+use crate::subs::SubEntry;
 
 /// Token of keepalive PINGs (flush PINGs count up from 1).
 pub(crate) const KEEPALIVE_TOKEN: u64 = u64::MAX;
@@ -73,7 +72,7 @@ pub(crate) struct Actor {
     pub(crate) closing: bool,
     pub(crate) close_reply: Option<oneshot::Sender<()>>,
     close_deadline: Option<Instant>,
-    rng: StdRng,
+    pub(crate) rng: StdRng,
 }
 
 impl Actor {
@@ -113,13 +112,21 @@ impl Actor {
                 Outcome::Lost(e) => e,
             };
             drop(conn);
-            let policy = self.opts.reconnect.clone().filter(|_| !cause.is_permanent());
+            let policy = self
+                .opts
+                .reconnect
+                .clone()
+                .filter(|_| !cause.is_permanent());
             tracing::warn!(server = %self.addr, error = %cause, reconnect = policy.is_some(), "connection lost");
             self.on_lost(&cause, policy.is_some());
             let Some(policy) = policy else {
                 // Hand over what was already received before ending.
-                self.offline(None).await;
-                return self.finish(Some(cause));
+                let cause = if self.drain_parked().await {
+                    Some(cause)
+                } else {
+                    None
+                };
+                return self.finish(cause);
             };
             match self.reconnect(policy).await {
                 Some(c) => conn = c,
@@ -233,211 +240,6 @@ impl Actor {
         Ok(())
     }
 
-    /// Hands parked events to their subscription as room appears.
-    pub(crate) fn unpark(&mut self, receiver_alive: bool) {
-        let Some(mut p) = self.parked.take() else {
-            return;
-        };
-        if receiver_alive {
-            while let Some(ev) = p.events.pop_front() {
-                match p.tx.try_send(ev) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(ev)) => {
-                        p.events.push_front(ev);
-                        self.parked = Some(p);
-                        return;
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => break,
-                }
-            }
-            if p.events.is_empty() {
-                return;
-            }
-        }
-        self.forget_sub(p.sub_id);
-    }
-
-    /// Between connections: waits until `until` (or, with `None`, until no
-    /// delivery is parked), delivering parked events and refusing
-    /// requests. False if the client was closed meanwhile.
-    async fn offline(&mut self, until: Option<Instant>) -> bool {
-        loop {
-            if until.is_none() && self.parked.is_none() {
-                return true;
-            }
-            let parked = self.parked.is_some();
-            tokio::select! {
-                _ = sleep_until(until) => return true,
-                ok = room(&self.parked), if parked => self.unpark(ok),
-                cmd = self.cmds.recv() => match cmd {
-                    Some(Command::Close { reply }) => {
-                        self.close_reply = Some(reply);
-                        return false;
-                    }
-                    Some(cmd) => self.refuse(cmd, Error::NotConnected),
-                    None => return false,
-                },
-            }
-        }
-    }
-
-    /// Reconnects with backoff and re-subscribes everything; `None` when
-    /// the client was closed or gave up (and has been finished).
-    async fn reconnect(&mut self, policy: Reconnect) -> Option<Conn> {
-        let mut backoff = Backoff::new(policy);
-        loop {
-            let Some(delay) = backoff.next_delay(&mut self.rng) else {
-                let n = backoff.attempts();
-                self.finish(Some(Error::Disconnected(format!(
-                    "gave up reconnecting after {n} attempts"
-                ))));
-                return None;
-            };
-            if !self.offline(Some(Instant::now() + delay)).await {
-                self.finish(None);
-                return None;
-            }
-            match conn::open(&self.addr, &self.opts).await {
-                Ok((c, welcome)) => {
-                    tracing::info!(server = %self.addr, "reconnected");
-                    self.out.clear();
-                    self.shared.connected(welcome);
-                    self.resubscribe();
-                    return Some(c);
-                }
-                Err(e) if e.is_permanent() => {
-                    self.finish(Some(e));
-                    return None;
-                }
-                Err(e) => tracing::debug!(server = %self.addr, error = %e, "reconnect failed"),
-            }
-        }
-    }
-
-    /// Answers everything that depended on the lost connection.
-    fn on_lost(&mut self, cause: &Error, reconnecting: bool) {
-        self.shared.refuse(if reconnecting {
-            Error::NotConnected
-        } else {
-            cause.clone()
-        });
-        self.out.clear();
-        self.fail_requests(cause);
-        let opening: Vec<u32> = self
-            .subs
-            .iter()
-            .filter(|(_, s)| matches!(s.phase, Phase::Opening { .. }))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in opening {
-            self.end_sub(id, cause.clone());
-        }
-        if reconnecting {
-            let parked = self.parked.as_ref().map(|p| p.sub_id);
-            let notice = Notice::Disconnected {
-                reason: cause.to_string(),
-            };
-            for (id, s) in &self.subs {
-                if Some(*id) != parked {
-                    let _ = s.tx.try_send(Event::Notice(notice.clone()));
-                }
-            }
-        }
-    }
-
-    /// Fails every request awaiting a reply, and arranges for the next
-    /// flush to report `cause` if unacknowledged publishes were in flight.
-    fn fail_requests(&mut self, cause: &Error) {
-        for (_, p) in self.pending.drain() {
-            match p {
-                // The connection is gone, so is the subscription.
-                Pending::Unsubscribe(r) => drop(r.send(Ok(()))),
-                p => p.fail(cause.clone()),
-            }
-        }
-        if self.flushes.is_empty() {
-            if self.dirty {
-                self.unreported.get_or_insert_with(|| cause.clone());
-            }
-        } else {
-            for (_, r) in self.flushes.drain(..) {
-                let e = self.unreported.take().unwrap_or_else(|| cause.clone());
-                let _ = r.send(Err(e));
-            }
-        }
-        self.dirty = false;
-    }
-
-    /// Ends the client: fails what is pending, ends every subscription
-    /// (with `cause`, or cleanly when closed) and stops.
-    fn finish(&mut self, cause: Option<Error>) {
-        let err = cause.clone().unwrap_or(Error::Closed);
-        self.shared.refuse(err.clone());
-        self.fail_requests(&err);
-        self.parked = None;
-        let ids: Vec<u32> = self.subs.keys().copied().collect();
-        for id in ids {
-            match &cause {
-                Some(e) => self.end_sub(id, e.clone()),
-                None => self.forget_sub(id),
-            }
-        }
-        if let Some(r) = self.close_reply.take() {
-            let _ = r.send(());
-        }
-    }
-
-    /// Removes a subscription whose receiver is gone (or that the client
-    /// closed), telling the server if connected.
-    pub(crate) fn forget_sub(&mut self, id: u32) {
-        if let Some(s) = self.subs.remove(&id) {
-            if let Phase::Opening { reply, .. } = s.phase {
-                let _ = reply.send(Err(Error::Closed));
-            }
-            if self.shared.check().is_ok() {
-                spate_proto::Frame::Unsubscribe { sub_id: id }.encode(&mut self.out);
-            }
-        }
-        if self.parked.as_ref().is_some_and(|p| p.sub_id == id) {
-            self.parked = None;
-        }
-    }
-
-    /// Ends a subscription with an error: a pending subscribe fails, an
-    /// established stream ends after its buffered events with `e` as the
-    /// reason.
-    pub(crate) fn end_sub(&mut self, id: u32, e: Error) {
-        let Some(s) = self.subs.remove(&id) else {
-            return;
-        };
-        match s.phase {
-            Phase::Opening { reply, .. } => drop(reply.send(Err(e))),
-            _ => s.end.set(e),
-        }
-    }
-
-    /// Re-sends SUBSCRIBE for every subscription after a reconnect,
-    /// resuming from its position.
-    fn resubscribe(&mut self) {
-        let mut ids: Vec<u32> = self.subs.keys().copied().collect();
-        ids.sort_unstable();
-        for id in ids {
-            let s = self.subs.get_mut(&id).expect("listed above");
-            if s.tx.is_closed() {
-                self.forget_sub(id);
-                continue;
-            }
-            let requested = s.tracker.start();
-            s.phase = Phase::Resuming { requested };
-            spate_proto::Frame::Subscribe {
-                sub_id: id,
-                pattern: s.pattern.clone(),
-                options: s.options.to_wire(requested),
-            }
-            .encode(&mut self.out);
-        }
-    }
-
     /// A fresh id for a request or subscription. One counter serves both,
     /// so an ERROR's reference names exactly one of them.
     pub(crate) fn alloc_id(&mut self) -> u32 {
@@ -464,7 +266,7 @@ fn eof_cause(c: &mut Conn) -> Error {
 
 /// Resolves when the parked subscription has room (true) or its receiver
 /// is gone (false); never when nothing is parked.
-async fn room(parked: &Option<Parked>) -> bool {
+pub(crate) async fn room(parked: &Option<Parked>) -> bool {
     match parked {
         Some(p) => p.tx.reserve().await.is_ok(),
         None => pending().await,

@@ -80,7 +80,11 @@ mod tests {
         for base in bases {
             let d = b.next_delay(&mut rng).unwrap();
             let base = Duration::from_millis(base);
-            assert!(d >= base / 2 && d <= base, "{d:?} outside [{:?}, {base:?}]", base / 2);
+            assert!(
+                d >= base / 2 && d <= base,
+                "{d:?} outside [{:?}, {base:?}]",
+                base / 2
+            );
         }
         assert_eq!(b.attempts(), 6);
     }

@@ -195,7 +195,10 @@ impl Client {
             after: after.into(),
             limit,
         };
-        match self.request(|reply| Command::State { request, reply }).await? {
+        match self
+            .request(|reply| Command::State { request, reply })
+            .await?
+        {
             StateOutcome::List(page) => Ok(page),
             StateOutcome::Reply(r) => Err(Error::Protocol(format!(
                 "STATE_REPLY ({:?}) answered a STATE_LIST",
@@ -216,7 +219,10 @@ impl Client {
     }
 
     async fn state(&self, request: StateRequest) -> Result<spate_proto::StateReply, Error> {
-        match self.request(|reply| Command::State { request, reply }).await? {
+        match self
+            .request(|reply| Command::State { request, reply })
+            .await?
+        {
             StateOutcome::Reply(r) => Ok(r),
             StateOutcome::List(_) => Err(Error::Protocol(
                 "STATE_LIST_REPLY answered a single-key operation".into(),
@@ -235,10 +241,7 @@ impl Client {
     }
 
     async fn send(&self, cmd: Command) -> Result<(), Error> {
-        self.cmds
-            .send(cmd)
-            .await
-            .map_err(|_| self.shared.refusal())
+        self.cmds.send(cmd).await.map_err(|_| self.shared.refusal())
     }
 
     async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {

@@ -60,16 +60,13 @@ pub(crate) async fn open(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welc
 }
 
 async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), Error> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| Error::Connect {
-            addr: addr.to_string(),
-            source: e.into(),
-        })?;
+    let stream = TcpStream::connect(addr).await.map_err(|e| Error::Connect {
+        addr: addr.to_string(),
+        source: e.into(),
+    })?;
     stream.set_nodelay(true).map_err(Error::io)?;
     let (r, mut writer) = stream.into_split();
-    let mut reader =
-        FramedRead::with_capacity(r, Codec::new(opts.max_incoming_frame), READ_BUFFER);
+    let mut reader = FramedRead::with_capacity(r, Codec::new(opts.max_incoming_frame), READ_BUFFER);
     let hello = Frame::Hello(Hello {
         version: PROTOCOL_VERSION,
         flags: 0,

@@ -23,7 +23,8 @@
 //! [`Notice::ResumedLive`]. Requests made while disconnected fail with
 //! [`Error::NotConnected`]; nothing is queued.
 //!
-//! Internals: `actor.rs` (the connection task's loop and reconnects),
+//! Internals: `actor.rs` (the connection task's loop), `recovery.rs`
+//! (connection loss and reconnects),
 //! `inbound.rs` / `outbound.rs` (frames in, requests out), `conn.rs` (one
 //! connection), `resume.rs` (resume positions), `backoff.rs`.
 
@@ -38,6 +39,7 @@ mod inbound;
 mod options;
 mod outbound;
 mod publication;
+mod recovery;
 mod resume;
 mod shared;
 mod state;

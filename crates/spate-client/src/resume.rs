@@ -228,7 +228,10 @@ mod tests {
 
     fn live_tracker(epoch: u64, last_seq: u64) -> Tracker {
         let mut t = Tracker::new(1, Text::from("t"), Start::New);
-        let ev = t.on_subscribed(&subscribed(StartStatus::Live, epoch, 0, last_seq), Start::New);
+        let ev = t.on_subscribed(
+            &subscribed(StartStatus::Live, epoch, 0, last_seq),
+            Start::New,
+        );
         assert!(ev.is_empty());
         t
     }
@@ -323,7 +326,10 @@ mod tests {
     fn snapshot_phase_neither_deduplicates_nor_resumes_from_seq() {
         let mut t = Tracker::new(1, Text::from("t"), Start::Snapshot);
         assert_eq!(t.start(), Start::Snapshot);
-        t.on_subscribed(&subscribed(StartStatus::Snapshot, 7, 3, 10), Start::Snapshot);
+        t.on_subscribed(
+            &subscribed(StartStatus::Snapshot, 7, 3, 10),
+            Start::Snapshot,
+        );
         assert!(t.admit(&msg(7, 9)));
         assert!(t.admit(&msg(7, 4)), "snapshot entries come in key order");
         assert_eq!(t.start(), Start::Snapshot);

@@ -6,9 +6,7 @@ mod support;
 
 use bytes::Bytes;
 use spate_client::proto::{Frame, StateReply, StateStatus, Text};
-use spate_client::{
-    Client, ClientOptions, Condition, Error, ErrorCode, Publication, StateError,
-};
+use spate_client::{Client, ClientOptions, Condition, Error, ErrorCode, Publication, StateError};
 use support::FakeServer;
 
 fn opts() -> ClientOptions {
@@ -76,8 +74,12 @@ async fn flush_returns_the_first_error_since_the_previous_flush() {
         panic!("expected PING")
     };
     for (id, topic) in &refs {
-        peer.send(Frame::error(ErrorCode::InvalidTopic, *id, format!("bad topic {topic}")))
-            .await;
+        peer.send(Frame::error(
+            ErrorCode::InvalidTopic,
+            *id,
+            format!("bad topic {topic}"),
+        ))
+        .await;
     }
     peer.send(Frame::Pong(token)).await;
     let err = flush.await.unwrap().unwrap_err();
@@ -125,7 +127,10 @@ async fn acked_publish_returns_what_the_server_assigned() {
     })
     .await;
     let ack = ack.await.unwrap().unwrap();
-    assert_eq!((ack.epoch, ack.seq, ack.timestamp_us, ack.receivers), (9, 77, 123, 2));
+    assert_eq!(
+        (ack.epoch, ack.seq, ack.timestamp_us, ack.receivers),
+        (9, 77, 123, 2)
+    );
 }
 
 #[tokio::test]
@@ -142,8 +147,12 @@ async fn acked_publish_rejection_carries_the_code() {
     let Frame::Publish(p) = peer.recv().await else {
         panic!("expected PUBLISH")
     };
-    peer.send(Frame::error(ErrorCode::InvalidTopic, p.request_id, "wildcard in a publish topic"))
-        .await;
+    peer.send(Frame::error(
+        ErrorCode::InvalidTopic,
+        p.request_id,
+        "wildcard in a publish topic",
+    ))
+    .await;
     let err = ack.await.unwrap().unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidTopic));
 }
@@ -157,9 +166,18 @@ async fn state_operations_map_conflicts_and_absence() {
     );
     let put = tokio::spawn({
         let c = client.clone();
-        async move { c.state_put("cfg", "k", "new", Condition::IfRevision(3)).await }
+        async move {
+            c.state_put("cfg", "k", "new", Condition::IfRevision(3))
+                .await
+        }
     });
-    let Frame::StatePut { request_id, condition, value, .. } = peer.recv().await else {
+    let Frame::StatePut {
+        request_id,
+        condition,
+        value,
+        ..
+    } = peer.recv().await
+    else {
         panic!("expected STATE_PUT")
     };
     assert_eq!(condition, Condition::IfRevision(3));
@@ -199,7 +217,13 @@ async fn state_operations_map_conflicts_and_absence() {
         let c = client.clone();
         async move { c.state_list("cfg", "a", 2).await }
     });
-    let Frame::StateList { request_id, after, limit, .. } = peer.recv().await else {
+    let Frame::StateList {
+        request_id,
+        after,
+        limit,
+        ..
+    } = peer.recv().await
+    else {
         panic!("expected STATE_LIST")
     };
     assert_eq!((&*after, limit), ("a", 2));
@@ -243,7 +267,10 @@ async fn oversize_publish_is_refused_before_sending() {
         .state_put("t", "k", vec![0u8; 2000], Condition::None)
         .await
         .unwrap_err();
-    assert!(matches!(err, StateError::Client(Error::TooLarge { .. })), "{err}");
+    assert!(
+        matches!(err, StateError::Client(Error::TooLarge { .. })),
+        "{err}"
+    );
     // Nothing oversize reached the wire: the next frame is the small one.
     client.publish("t", "small").await.unwrap();
     let Frame::Publish(p) = peer.recv().await else {
@@ -266,7 +293,8 @@ async fn a_fatal_error_fails_the_flush_and_ends_the_client_without_reconnect() {
     });
     assert!(matches!(peer.recv().await, Frame::Publish(_)));
     assert!(matches!(peer.recv().await, Frame::Ping(_)));
-    peer.send(Frame::error(ErrorCode::SlowConsumer, 0, "too slow")).await;
+    peer.send(Frame::error(ErrorCode::SlowConsumer, 0, "too slow"))
+        .await;
     drop(peer);
     let err = flush.await.unwrap().unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::SlowConsumer), "{err}");
@@ -290,5 +318,8 @@ async fn close_writes_buffered_publishes_then_closes() {
         assert!(matches!(peer.recv().await, Frame::Publish(_)));
     }
     peer.expect_eof().await;
-    assert!(matches!(client.publish("t", "late").await, Err(Error::Closed)));
+    assert!(matches!(
+        client.publish("t", "late").await,
+        Err(Error::Closed)
+    ));
 }

@@ -93,7 +93,9 @@ impl Peer {
     }
 
     /// Expects a SUBSCRIBE and returns `(sub_id, pattern, options)`.
-    pub async fn expect_subscribe(&mut self) -> (u32, String, spate_client::proto::SubscribeOptions) {
+    pub async fn expect_subscribe(
+        &mut self,
+    ) -> (u32, String, spate_client::proto::SubscribeOptions) {
         match self.recv().await {
             Frame::Subscribe {
                 sub_id,
@@ -105,7 +107,14 @@ impl Peer {
     }
 
     /// Answers a SUBSCRIBE.
-    pub async fn subscribed(&mut self, sub_id: u32, start: StartStatus, epoch: u64, first_seq: u64, last_seq: u64) {
+    pub async fn subscribed(
+        &mut self,
+        sub_id: u32,
+        start: StartStatus,
+        epoch: u64,
+        first_seq: u64,
+        last_seq: u64,
+    ) {
         self.send(Frame::Subscribed(Subscribed {
             sub_id,
             policy: Policy::DropOldest,
