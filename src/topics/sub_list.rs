@@ -78,11 +78,6 @@ impl<V> SubList<V> {
         self.entries.iter().map(|(_, value)| value)
     }
 
-    /// How many subscriptions are in the list.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Whether the list is empty.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -129,7 +124,7 @@ mod tests {
         assert_eq!(list.insert(1, "a"), None);
         assert_eq!(list.insert(2, "b"), None);
         assert_eq!(list.insert(1, "c"), Some("a"));
-        assert_eq!(list.len(), 2);
+        assert_eq!(list.values().count(), 2);
         assert_eq!(list.remove(3), None);
         assert_eq!(list.remove(1), Some("c"));
         assert_eq!(list.remove(1), None);
