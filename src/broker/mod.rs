@@ -20,6 +20,7 @@ pub mod subscribe;
 pub mod sweeper;
 pub mod topic;
 
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,7 +39,7 @@ use crate::queue::{Budget, SubscriberQueue};
 use crate::topics::{pattern_matches, SubscriptionTrie};
 use history::Retention;
 
-type FastMap<K, V> = DashMap<K, V, ahash::RandomState>;
+type FastMap<K, V> = DashMap<K, V, foldhash::fast::RandomState>;
 
 /// Shared broker state. One per server; connections hold an `Arc`.
 pub struct Broker {
@@ -57,7 +58,7 @@ pub struct Broker {
     connections: FastMap<u64, Arc<ConnInfo>>,
     next_id: AtomicU64,
     accepting: AtomicBool,
-    hasher: ahash::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Broker {
@@ -74,7 +75,7 @@ impl Broker {
             connections: FastMap::default(),
             next_id: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
-            hasher: ahash::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             config,
         }
     }
