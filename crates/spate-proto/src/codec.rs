@@ -90,15 +90,6 @@ impl Encoder<Frame> for Codec {
     }
 }
 
-impl Encoder<&Frame> for Codec {
-    type Error = CodecError;
-
-    fn encode(&mut self, item: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        item.encode(dst);
-        Ok(())
-    }
-}
-
 /// Bytes a frame with a body of `body_len` takes on the wire.
 pub fn wire_len(body_len: usize) -> usize {
     HEADER_LEN + body_len
