@@ -49,7 +49,10 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             limit,
         } => {
             let max_bytes = broker.config.limits.max_frame_bytes as usize / 2;
-            let limit = (*limit as usize).clamp(1, MAX_LIST);
+            let limit = match *limit as usize {
+                0 => MAX_LIST,
+                n => n.min(MAX_LIST),
+            };
             let r = broker.state_list(topic, after, limit, max_bytes).map(|(entries, more)| {
                 Frame::StateListReply {
                     request_id: *request_id,

@@ -23,3 +23,6 @@ pub use gap::GapMarker;
 pub use item::{Item, Msg};
 pub use limits::QueueLimits;
 pub use subscriber::{DrainState, PushOutcome, SubscriberQueue};
+
+#[cfg(test)]
+mod tests;

@@ -29,8 +29,8 @@ use super::rate::TokenBucket;
 pub trait Scheduler: Send + Sync + 'static {
     /// Put `q` on the writer's ready list and wake the writer.
     fn schedule(&self, q: Arc<SubscriberQueue>);
-    /// Close the connection with an ERROR frame.
-    fn kill(&self, code: ErrorCode, message: String);
+    /// Close the connection with an ERROR frame about request `reference`.
+    fn kill(&self, code: ErrorCode, reference: u32, message: String);
 }
 
 /// Result of offering a message to a queue.
@@ -467,6 +467,7 @@ impl SubscriberQueue {
         self.close();
         self.sched.kill(
             ErrorCode::SlowConsumer,
+            self.sub_id,
             format!("subscription {} ({}): {why}", self.sub_id, self.pattern),
         );
     }

@@ -155,7 +155,7 @@ impl Scheduler for Outbox {
         self.wake.notify_one();
     }
 
-    fn kill(&self, code: ErrorCode, message: String) {
-        self.kill_with(Frame::error(code, 0, message).to_bytes());
+    fn kill(&self, code: ErrorCode, reference: u32, message: String) {
+        self.kill_with(Frame::error(code, reference, message).to_bytes());
     }
 }
