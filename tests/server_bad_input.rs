@@ -10,7 +10,8 @@ use spate_proto::{ErrorCode, Frame, Hello, SubscribeOptions, Text};
 /// A healthy pub/sub pair that must keep working after each bad client.
 async fn still_serving(addr: std::net::SocketAddr) {
     let mut s = RawClient::connect(addr).await;
-    s.subscribe(1, "health.check", SubscribeOptions::default()).await;
+    s.subscribe(1, "health.check", SubscribeOptions::default())
+        .await;
     let mut p = RawClient::connect(addr).await;
     p.publish("health.check", "ok").await;
     match s.recv().await {
@@ -97,11 +98,13 @@ async fn a_malformed_body_is_fatal() {
     let srv = start_default().await;
     let mut c = RawClient::connect(srv.addr).await;
     // PUBLISH whose topic length runs past the end of the frame.
-    c.send_bytes(&[0, 0, 0, 8, 0x10, 0, 0, 0, 1, 0, 0, 50]).await;
+    c.send_bytes(&[0, 0, 0, 8, 0x10, 0, 0, 0, 1, 0, 0, 50])
+        .await;
     c.expect_error(ErrorCode::MalformedFrame, true).await;
     // Invalid UTF-8 in a topic.
     let mut c = RawClient::connect(srv.addr).await;
-    c.send_bytes(&[0, 0, 0, 10, 0x10, 0, 0, 0, 1, 0, 0, 2, 0xff, 0xfe]).await;
+    c.send_bytes(&[0, 0, 0, 10, 0x10, 0, 0, 0, 1, 0, 0, 2, 0xff, 0xfe])
+        .await;
     c.expect_error(ErrorCode::MalformedFrame, true).await;
     still_serving(srv.addr).await;
     srv.stop().await;
@@ -124,7 +127,11 @@ async fn invalid_topics_and_patterns_reject_only_the_request() {
     for bad in ["", "a..b", ".a", "a.", "a.*", "a.>", "sp ace"] {
         c.send(Frame::Publish(publish(77, bad, "x", true))).await;
         match c.recv().await {
-            Frame::Error { code, reference, message } => {
+            Frame::Error {
+                code,
+                reference,
+                message,
+            } => {
                 assert_eq!(code, ErrorCode::InvalidTopic as u16, "{bad:?}: {message}");
                 assert_eq!(reference, 77);
             }
@@ -139,8 +146,14 @@ async fn invalid_topics_and_patterns_reject_only_the_request() {
         })
         .await;
         match c.recv().await {
-            Frame::Error { code, reference, .. } => {
-                assert_eq!((code, reference), (ErrorCode::InvalidPattern as u16, 5), "{bad:?}")
+            Frame::Error {
+                code, reference, ..
+            } => {
+                assert_eq!(
+                    (code, reference),
+                    (ErrorCode::InvalidPattern as u16, 5),
+                    "{bad:?}"
+                )
             }
             f => panic!("{bad:?}: {f:?}"),
         }
@@ -148,8 +161,12 @@ async fn invalid_topics_and_patterns_reject_only_the_request() {
     let long = "x".repeat(300);
     c.send(Frame::Publish(publish(3, &long, "x", true))).await;
     c.expect_error(ErrorCode::InvalidTopic, false).await;
-    c.send(Frame::Publish(publish(4, "fine.topic", "x", true))).await;
-    assert!(matches!(c.recv().await, Frame::PubAck { request_id: 4, .. }));
+    c.send(Frame::Publish(publish(4, "fine.topic", "x", true)))
+        .await;
+    assert!(matches!(
+        c.recv().await,
+        Frame::PubAck { request_id: 4, .. }
+    ));
     srv.stop().await;
 }
 
@@ -187,7 +204,8 @@ async fn bad_subscribe_options_are_rejected() {
         options: SubscribeOptions::default(),
     })
     .await;
-    c.expect_error(ErrorCode::DuplicateSubscription, false).await;
+    c.expect_error(ErrorCode::DuplicateSubscription, false)
+        .await;
     srv.stop().await;
 }
 
@@ -220,7 +238,10 @@ async fn a_client_that_stops_answering_pings_is_disconnected() {
     cfg.timeouts.ping_timeout_ms = 300;
     let srv = start(cfg).await;
     let mut c = RawClient::connect(srv.addr).await;
-    assert!(matches!(c.recv().await, Frame::Ping(_)), "server pings an idle client");
+    assert!(
+        matches!(c.recv().await, Frame::Ping(_)),
+        "server pings an idle client"
+    );
     c.expect_error(ErrorCode::IdleTimeout, true).await;
     srv.stop().await;
 }

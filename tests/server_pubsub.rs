@@ -18,13 +18,30 @@ fn message(f: Frame) -> (u32, Message) {
 async fn publish_reaches_a_subscriber_with_seq_and_ack() {
     let srv = start_default().await;
     let mut sub = RawClient::connect(srv.addr).await;
-    let s = sub.subscribe(7, "orders.eu.created", SubscribeOptions::default()).await;
+    let s = sub
+        .subscribe(7, "orders.eu.created", SubscribeOptions::default())
+        .await;
     assert_eq!(s.start, StartStatus::Live);
     assert_eq!(s.last_seq, 0);
     let mut publ = RawClient::connect(srv.addr).await;
-    publ.send(Frame::Publish(publish(42, "orders.eu.created", "{\"id\":1}", true))).await;
+    publ.send(Frame::Publish(publish(
+        42,
+        "orders.eu.created",
+        "{\"id\":1}",
+        true,
+    )))
+    .await;
     let ack = publ.recv().await;
-    let Frame::PubAck { request_id, seq, receivers, epoch, .. } = ack else { panic!("{ack:?}") };
+    let Frame::PubAck {
+        request_id,
+        seq,
+        receivers,
+        epoch,
+        ..
+    } = ack
+    else {
+        panic!("{ack:?}")
+    };
     assert_eq!((request_id, seq, receivers), (42, 1, 1));
     let (sub_id, m) = message(sub.recv().await);
     assert_eq!(sub_id, 7);
@@ -39,11 +56,19 @@ async fn publish_reaches_a_subscriber_with_seq_and_ack() {
 async fn wildcards_match_like_nats() {
     let srv = start_default().await;
     let mut sub = RawClient::connect(srv.addr).await;
-    sub.subscribe(1, "orders.>", SubscribeOptions::default()).await;
-    sub.subscribe(2, "orders.*.created", SubscribeOptions::default()).await;
+    sub.subscribe(1, "orders.>", SubscribeOptions::default())
+        .await;
+    sub.subscribe(2, "orders.*.created", SubscribeOptions::default())
+        .await;
     sub.subscribe(3, "*", SubscribeOptions::default()).await;
     let mut p = RawClient::connect(srv.addr).await;
-    for t in ["orders.eu.created", "orders.eu", "orders", "orders.us.created.x", "other"] {
+    for t in [
+        "orders.eu.created",
+        "orders.eu",
+        "orders",
+        "orders.us.created.x",
+        "other",
+    ] {
         p.publish(t, t.to_owned()).await;
     }
     p.barrier().await;
@@ -79,8 +104,11 @@ async fn one_publish_fans_out_to_many_subscribers() {
         subs.push(c);
     }
     let mut p = RawClient::connect(srv.addr).await;
-    p.send(Frame::Publish(publish(1, "fan.out", "x", true))).await;
-    let Frame::PubAck { receivers, .. } = p.recv().await else { panic!() };
+    p.send(Frame::Publish(publish(1, "fan.out", "x", true)))
+        .await;
+    let Frame::PubAck { receivers, .. } = p.recv().await else {
+        panic!()
+    };
     assert_eq!(receivers, 50);
     for (i, c) in subs.iter_mut().enumerate() {
         let (id, m) = message(c.recv().await);
@@ -100,9 +128,13 @@ async fn unsubscribe_stops_delivery_and_is_confirmed() {
     c.send(Frame::Unsubscribe { sub_id: 1 }).await;
     assert_eq!(c.recv().await, Frame::Unsubscribed { sub_id: 1 });
     c.publish("u.t", "after").await;
-    assert!(c.barrier().await.is_empty(), "no delivery after UNSUBSCRIBED");
+    assert!(
+        c.barrier().await.is_empty(),
+        "no delivery after UNSUBSCRIBED"
+    );
     c.send(Frame::Unsubscribe { sub_id: 1 }).await;
-    c.expect_error(spate_proto::ErrorCode::UnknownSubscription, false).await;
+    c.expect_error(spate_proto::ErrorCode::UnknownSubscription, false)
+        .await;
     srv.stop().await;
 }
 
@@ -122,7 +154,13 @@ async fn concurrent_publishers_keep_their_own_order_and_one_global_seq_order() {
         tasks.push(tokio::spawn(async move {
             let mut c = RawClient::connect(addr).await;
             for i in 0..PER {
-                c.feed(Frame::Publish(publish(i, "ord.x", format!("{p}:{i}"), false))).await;
+                c.feed(Frame::Publish(publish(
+                    i,
+                    "ord.x",
+                    format!("{p}:{i}"),
+                    false,
+                )))
+                .await;
             }
             c.flush_io().await;
             c.barrier().await;
@@ -140,11 +178,17 @@ async fn concurrent_publishers_keep_their_own_order_and_one_global_seq_order() {
             let s = std::str::from_utf8(&m.payload).unwrap().to_owned();
             let (p, i) = s.split_once(':').unwrap();
             let (p, i): (usize, u32) = (p.parse().unwrap(), i.parse().unwrap());
-            assert!(last_per_pub[p].is_none_or(|l| i == l + 1), "publisher {p} order broken at {i}");
+            assert!(
+                last_per_pub[p].is_none_or(|l| i == l + 1),
+                "publisher {p} order broken at {i}"
+            );
             last_per_pub[p] = Some(i);
             seqs.push((m.seq, s));
         }
-        assert!(seqs.windows(2).all(|w| w[1].0 == w[0].0 + 1), "seqs contiguous and increasing");
+        assert!(
+            seqs.windows(2).all(|w| w[1].0 == w[0].0 + 1),
+            "seqs contiguous and increasing"
+        );
         orders.push(seqs);
     }
     assert_eq!(orders[0], orders[1], "subscribers see one order");
@@ -156,15 +200,26 @@ async fn concurrent_publishers_keep_their_own_order_and_one_global_seq_order() {
 async fn a_subscriber_vanishing_mid_stream_does_not_disturb_others() {
     let srv = start_default().await;
     let mut keep = RawClient::connect(srv.addr).await;
-    keep.subscribe(1, "mid.stream", SubscribeOptions::default()).await;
+    keep.subscribe(1, "mid.stream", SubscribeOptions::default())
+        .await;
     let mut gone = RawClient::connect(srv.addr).await;
-    gone.subscribe(1, "mid.stream", SubscribeOptions::default()).await;
+    gone.subscribe(1, "mid.stream", SubscribeOptions::default())
+        .await;
     let mut p = RawClient::connect(srv.addr).await;
     for i in 0..5000u32 {
-        p.feed(Frame::Publish(publish(i, "mid.stream", i.to_be_bytes().to_vec(), false))).await;
+        p.feed(Frame::Publish(publish(
+            i,
+            "mid.stream",
+            i.to_be_bytes().to_vec(),
+            false,
+        )))
+        .await;
         if i == 2500 {
             p.flush_io().await;
-            drop(std::mem::replace(&mut gone, RawClient::connect(srv.addr).await));
+            drop(std::mem::replace(
+                &mut gone,
+                RawClient::connect(srv.addr).await,
+            ));
         }
     }
     p.flush_io().await;

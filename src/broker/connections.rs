@@ -57,7 +57,8 @@ impl ConnInfo {
         let r = Ordering::Relaxed;
         c.closed_messages_in.fetch_add(self.messages_in.load(r), r);
         c.closed_bytes_in.fetch_add(self.bytes_in.load(r), r);
-        c.closed_messages_out.fetch_add(self.messages_out.load(r), r);
+        c.closed_messages_out
+            .fetch_add(self.messages_out.load(r), r);
         c.closed_bytes_out.fetch_add(self.bytes_out.load(r), r);
     }
 }

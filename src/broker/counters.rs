@@ -74,7 +74,10 @@ pub struct Counters {
 impl Counters {
     /// Counts a closed connection.
     pub fn disconnected(&self, why: DisconnectReason) {
-        let i = DisconnectReason::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        let i = DisconnectReason::ALL
+            .iter()
+            .position(|r| *r == why)
+            .unwrap_or(0);
         self.disconnects[i].fetch_add(1, Ordering::Relaxed);
     }
 

@@ -29,7 +29,12 @@ impl Broker {
         };
         let mut lost: BTreeMap<String, u64> = ALL_GAP_REASONS
             .iter()
-            .map(|r| (r.name().to_owned(), c.closed_lost[*r as usize - 1].load(Relaxed)))
+            .map(|r| {
+                (
+                    r.name().to_owned(),
+                    c.closed_lost[*r as usize - 1].load(Relaxed),
+                )
+            })
             .collect();
         s.disconnects = DisconnectReason::ALL
             .iter()
@@ -99,7 +104,11 @@ impl Broker {
                 state_keys: inner.state.len() as u64,
             });
         }
-        topics.sort_by(|a, b| b.rate_per_sec.total_cmp(&a.rate_per_sec).then(b.seq.cmp(&a.seq)));
+        topics.sort_by(|a, b| {
+            b.rate_per_sec
+                .total_cmp(&a.rate_per_sec)
+                .then(b.seq.cmp(&a.seq))
+        });
         s.topics = topics.len() as u64;
         StatsSnapshot {
             server: s,

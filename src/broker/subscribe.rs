@@ -82,7 +82,9 @@ impl Broker {
             self.counters.fold_lost(r, q.counters.lost(r));
         }
         self.counters.closed_gap_notices.fetch_add(
-            q.counters.gap_notices.load(std::sync::atomic::Ordering::Relaxed),
+            q.counters
+                .gap_notices
+                .load(std::sync::atomic::Ordering::Relaxed),
             std::sync::atomic::Ordering::Relaxed,
         );
     }

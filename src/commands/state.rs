@@ -41,7 +41,10 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             request_id,
             topic,
             key,
-        } => (*request_id, broker.state_get(topic, key).map(Frame::StateReply)),
+        } => (
+            *request_id,
+            broker.state_get(topic, key).map(Frame::StateReply),
+        ),
         Frame::StateList {
             request_id,
             topic,
@@ -53,8 +56,9 @@ pub async fn apply(s: &mut Session, frame: Frame) {
                 0 => MAX_LIST,
                 n => n.min(MAX_LIST),
             };
-            let r = broker.state_list(topic, after, limit, max_bytes).map(|(entries, more)| {
-                Frame::StateListReply {
+            let r = broker
+                .state_list(topic, after, limit, max_bytes)
+                .map(|(entries, more)| Frame::StateListReply {
                     request_id: *request_id,
                     more,
                     entries: entries
@@ -65,8 +69,7 @@ pub async fn apply(s: &mut Session, frame: Frame) {
                             value,
                         })
                         .collect(),
-                }
-            });
+                });
             (*request_id, r)
         }
         _ => return,

@@ -10,12 +10,7 @@ use crate::queue::subscriber::Scheduler;
 use crate::server::session::Session;
 
 /// Handles SUBSCRIBE.
-pub async fn apply(
-    s: &mut Session,
-    sub_id: u32,
-    pattern: &str,
-    options: &SubscribeOptions,
-) {
+pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &SubscribeOptions) {
     if s.draining {
         s.reply(Frame::error(
             ErrorCode::NotAllowed,

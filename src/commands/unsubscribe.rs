@@ -14,6 +14,9 @@ pub async fn apply(s: &mut Session, sub_id: u32) {
             s.broker.unsubscribe(&q);
             s.reply(Frame::Unsubscribed { sub_id }).await;
         }
-        None => s.reject(sub_id, &BrokerError::UnknownSubscription(sub_id)).await,
+        None => {
+            s.reject(sub_id, &BrokerError::UnknownSubscription(sub_id))
+                .await
+        }
     }
 }

@@ -26,10 +26,12 @@ impl Budget {
             if cur + n > self.limit {
                 return false;
             }
-            match self
-                .used
-                .compare_exchange_weak(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            match self.used.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => return true,
                 Err(v) => cur = v,
             }

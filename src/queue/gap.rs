@@ -88,7 +88,12 @@ mod tests {
     use super::*;
 
     fn marker(topic: &'static str, first: u64, last: u64) -> GapMarker {
-        GapMarker::range(GapReason::DroppedOldest, Bytes::from_static(topic.as_bytes()), first, last)
+        GapMarker::range(
+            GapReason::DroppedOldest,
+            Bytes::from_static(topic.as_bytes()),
+            first,
+            last,
+        )
     }
 
     #[test]

@@ -107,7 +107,8 @@ impl SubscriberQueue {
         sched: Arc<dyn Scheduler>,
         budget: Arc<Budget>,
     ) -> SubscriberQueue {
-        let bucket = (limits.max_rate > 0).then(|| TokenBucket::new(limits.max_rate, Instant::now()));
+        let bucket =
+            (limits.max_rate > 0).then(|| TokenBucket::new(limits.max_rate, Instant::now()));
         SubscriberQueue {
             sub_id,
             id,
@@ -330,7 +331,11 @@ impl SubscriberQueue {
             }
         }
         flush(&mut run, &mut st.items);
-        st.markers = st.items.iter().filter(|i| matches!(i, Item::Gap(_))).count();
+        st.markers = st
+            .items
+            .iter()
+            .filter(|i| matches!(i, Item::Gap(_)))
+            .count();
         if self.limits.policy == Policy::Conflate {
             st.index.clear();
             let head = st.head_pos;

@@ -90,7 +90,10 @@ fn drop_oldest_keeps_the_newest_and_reports_the_oldest_as_one_gap() {
     let (seqs, gaps, order) = drain_all(&q);
     assert_eq!(seqs, vec![8, 9, 10]);
     assert_eq!(gaps, vec![(GapReason::DroppedOldest, 7, 1, 7)]);
-    assert_eq!(order[0], "g7", "the gap comes before the next delivered message");
+    assert_eq!(
+        order[0], "g7",
+        "the gap comes before the next delivered message"
+    );
     assert_eq!(q.counters.lost(GapReason::DroppedOldest), 7);
 }
 
@@ -105,7 +108,11 @@ fn drop_newest_keeps_the_oldest_and_reports_the_rest_after_them() {
     assert_eq!(gaps, vec![(GapReason::DroppedNewest, 7, 4, 10)]);
     assert_eq!(order.last().unwrap(), "g7");
     q.push(&msg(11, 0));
-    assert_eq!(drain_all(&q).0, vec![11], "queue accepts again once drained");
+    assert_eq!(
+        drain_all(&q).0,
+        vec![11],
+        "queue accepts again once drained"
+    );
 }
 
 #[test]
@@ -130,8 +137,15 @@ fn conflate_stays_bounded_while_the_subscriber_is_stalled() {
     assert_eq!(q.depth().0, 50);
     let (seqs, gaps, order) = drain_all(&q);
     assert_eq!(seqs.len(), 50);
-    assert_eq!(seqs.len() as u64 + gaps.iter().map(|g| g.1).sum::<u64>(), 200_000);
-    assert!(order.len() < 50 * 6 + 10, "markers stay bounded: {}", order.len());
+    assert_eq!(
+        seqs.len() as u64 + gaps.iter().map(|g| g.1).sum::<u64>(),
+        200_000
+    );
+    assert!(
+        order.len() < 50 * 6 + 10,
+        "markers stay bounded: {}",
+        order.len()
+    );
 }
 
 #[test]
@@ -171,7 +185,10 @@ async fn block_admits_then_makes_the_publisher_wait_until_drained() {
     assert!(!q.wait_for_space(soon).await, "still over the limit");
     let waiter = {
         let q = q.clone();
-        tokio::spawn(async move { q.wait_for_space(tokio::time::Instant::now() + Duration::from_secs(10)).await })
+        tokio::spawn(async move {
+            q.wait_for_space(tokio::time::Instant::now() + Duration::from_secs(10))
+                .await
+        })
     };
     tokio::task::yield_now().await;
     let mut items = Vec::new();
@@ -218,12 +235,18 @@ fn linger_waits_for_a_batch_unless_it_is_full() {
     let (q, _) = queue(l, BIG);
     q.push(&msg(1, 0));
     let mut items = Vec::new();
-    assert!(matches!(q.drain(&mut items, usize::MAX, Instant::now()), DrainState::WaitUntil(_)));
+    assert!(matches!(
+        q.drain(&mut items, usize::MAX, Instant::now()),
+        DrainState::WaitUntil(_)
+    ));
     assert!(items.is_empty());
     for s in 2..=4 {
         q.push(&msg(s, 0));
     }
-    assert_eq!(q.drain(&mut items, usize::MAX, Instant::now()), DrainState::Empty);
+    assert_eq!(
+        q.drain(&mut items, usize::MAX, Instant::now()),
+        DrainState::Empty
+    );
     assert_eq!(items.len(), 4);
 }
 

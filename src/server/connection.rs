@@ -59,8 +59,13 @@ pub async fn handle(
                     "the first frame must be HELLO (0x01), got opcode 0x{:02x}",
                     f.opcode()
                 );
-                return refuse(wr, ErrorCode::HelloRequired, msg, DisconnectReason::ProtocolError)
-                    .await;
+                return refuse(
+                    wr,
+                    ErrorCode::HelloRequired,
+                    msg,
+                    DisconnectReason::ProtocolError,
+                )
+                .await;
             }
             Err(e) => {
                 let code = match e {
@@ -77,8 +82,13 @@ pub async fn handle(
             "this server speaks protocol version {PROTOCOL_VERSION}, the client asked for {}",
             hello.version
         );
-        return refuse(wr, ErrorCode::UnsupportedVersion, msg, DisconnectReason::ProtocolError)
-            .await;
+        return refuse(
+            wr,
+            ErrorCode::UnsupportedVersion,
+            msg,
+            DisconnectReason::ProtocolError,
+        )
+        .await;
     }
     let welcome = Frame::Welcome(Welcome {
         version: PROTOCOL_VERSION,
@@ -93,7 +103,11 @@ pub async fn handle(
         return DisconnectReason::IoError;
     }
 
-    let conn = Arc::new(ConnInfo::new(broker.next_id(), peer, hello.client_name.to_string()));
+    let conn = Arc::new(ConnInfo::new(
+        broker.next_id(),
+        peer,
+        hello.client_name.to_string(),
+    ));
     broker.register_connection(conn.clone());
     tracing::info!(conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());

@@ -71,7 +71,9 @@ impl Server {
 
     /// The address actually bound (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// The shared broker, for the admin listener and tests.
@@ -82,7 +84,10 @@ impl Server {
     /// Serves until `shutdown` resolves, then drains gracefully: GOAWAY to
     /// every client, queues flushed for up to `timeouts.shutdown_drain_ms`,
     /// then the remaining connections are closed.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
         let Server { listener, broker } = self;
         let cfg = broker.config.clone();
         let (stage_tx, stage_rx) = watch::channel(Stage::Running);
@@ -125,11 +130,18 @@ impl Server {
         drop(listener);
         broker.stop_accepting();
         let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
-        tracing::info!(connections = broker.connection_count(), drain_ms = drain.as_millis() as u64, "shutting down: draining");
+        tracing::info!(
+            connections = broker.connection_count(),
+            drain_ms = drain.as_millis() as u64,
+            "shutting down: draining"
+        );
         let _ = stage_tx.send(Stage::Draining);
         tracker.close();
         if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
-            tracing::warn!(connections = broker.connection_count(), "drain deadline passed: closing remaining connections");
+            tracing::warn!(
+                connections = broker.connection_count(),
+                "drain deadline passed: closing remaining connections"
+            );
             let _ = stage_tx.send(Stage::Stop);
             let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
         }

@@ -60,7 +60,8 @@ impl Session {
 
     /// Sends a non-fatal ERROR about request `reference`.
     pub async fn reject(&self, reference: u32, e: &BrokerError) {
-        self.reply(Frame::error(e.code(), reference, e.to_string())).await;
+        self.reply(Frame::error(e.code(), reference, e.to_string()))
+            .await;
     }
 
     /// Publish rate limit: waits until this connection may publish `n` more

@@ -11,9 +11,7 @@ use futures::{SinkExt, StreamExt};
 use spate::broker::Broker;
 use spate::config::Config;
 use spate::server::Server;
-use spate_proto::{
-    Codec, Frame, Hello, Publish, SubscribeOptions, Subscribed, Text, Welcome,
-};
+use spate_proto::{Codec, Frame, Hello, Publish, SubscribeOptions, Subscribed, Text, Welcome};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -169,20 +167,30 @@ impl RawClient {
     /// Expects an ERROR with `code`, then (if `fatal`) the connection to close.
     pub async fn expect_error(&mut self, code: spate_proto::ErrorCode, fatal: bool) -> String {
         let msg = match self.recv().await {
-            Frame::Error { code: c, message, .. } => {
+            Frame::Error {
+                code: c, message, ..
+            } => {
                 assert_eq!(c, code as u16, "error code (message: {message})");
                 message.to_string()
             }
             f => panic!("expected ERROR {code}, got {f:?}"),
         };
         if fatal {
-            assert!(self.try_recv().await.is_none(), "connection should close after a fatal error");
+            assert!(
+                self.try_recv().await.is_none(),
+                "connection should close after a fatal error"
+            );
         }
         msg
     }
 
     /// Subscribes and returns SUBSCRIBED.
-    pub async fn subscribe(&mut self, sub_id: u32, pattern: &str, options: SubscribeOptions) -> Subscribed {
+    pub async fn subscribe(
+        &mut self,
+        sub_id: u32,
+        pattern: &str,
+        options: SubscribeOptions,
+    ) -> Subscribed {
         self.send(Frame::Subscribe {
             sub_id,
             pattern: Text::from(pattern),
@@ -197,7 +205,8 @@ impl RawClient {
 
     /// Fire-and-forget publish.
     pub async fn publish(&mut self, topic: &str, payload: impl Into<Bytes>) {
-        self.send(Frame::Publish(publish(0, topic, payload, false))).await;
+        self.send(Frame::Publish(publish(0, topic, payload, false)))
+            .await;
     }
 
     /// PING/PONG round trip: everything sent before has been processed.

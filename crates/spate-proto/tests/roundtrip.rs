@@ -18,7 +18,7 @@ proptest! {
     fn every_frame_round_trips(f in frame()) {
         let mut codec = Codec::default();
         let mut buf = BytesMut::new();
-        codec.encode(&f, &mut buf).unwrap();
+        codec.encode(f.clone(), &mut buf).unwrap();
         let len = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
         prop_assert_eq!(len + 4, buf.len(), "length prefix counts opcode + body");
         prop_assert_eq!(buf[4], f.opcode());

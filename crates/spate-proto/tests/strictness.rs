@@ -668,6 +668,7 @@ fn error_codes_are_stable() {
             (207, "TOO_MANY_TOPICS"),
             (208, "NOT_ALLOWED"),
             (209, "STATE_FULL"),
+            (210, "INVALID_KEY"),
             (500, "INTERNAL"),
         ]
     );
