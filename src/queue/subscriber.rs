@@ -292,15 +292,29 @@ impl SubscriberQueue {
         self.counters.add_lost(reason, 1);
         let marker = GapMarker::of(&m, reason);
         st.markers += 1;
-        // Merge into the nearest entry before `i` that is not a hole, if it
-        // is a gap of the same reason (look back a little; compaction
-        // cleans up what this misses).
+        // Merge with the nearest entry before `i` that is not a hole, if it
+        // is a gap of the same reason. The merged marker takes the later
+        // place and the earlier one becomes the hole, so holes collect at
+        // the front, where they are trimmed at once (drop-oldest evicts
+        // there all the time). Compaction cleans up the rest.
+        st.items[i] = Item::Gap(marker);
         let prev = (i.saturating_sub(8)..i)
             .rev()
             .find(|&j| !matches!(st.items[j], Item::Hole));
-        match prev.map(|j| (j, &mut st.items[j])) {
-            Some((_, Item::Gap(g))) if g.reason == reason => g.merge(&marker),
-            _ => st.items[i] = Item::Gap(marker),
+        if let Some(j) = prev {
+            if matches!(&st.items[j], Item::Gap(g) if g.reason == reason) {
+                let Item::Gap(earlier) = std::mem::replace(&mut st.items[j], Item::Hole) else {
+                    unreachable!("checked above");
+                };
+                if let Item::Gap(later) = &mut st.items[i] {
+                    later.merge(&earlier);
+                }
+            }
+        }
+        while matches!(st.items.front(), Some(Item::Hole)) {
+            st.items.pop_front();
+            st.head_pos += 1;
+            st.markers -= 1;
         }
         if st.markers > st.live_msgs + COMPACT_SLACK {
             self.compact(st);
