@@ -107,7 +107,11 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
             welcome.version, PROTOCOL_VERSION
         )));
     }
-    let max_in = opts.max_incoming_frame.max(welcome.max_frame as usize);
+    // The server's frames may exceed its own limit by the per-delivery
+    // header it adds (protocol.md §2: at most max_frame + 64 KiB).
+    let max_in = opts
+        .max_incoming_frame
+        .max(welcome.max_frame as usize + 64 * 1024);
     reader.decoder_mut().set_max_frame(max_in);
     let conn = Conn {
         reader,

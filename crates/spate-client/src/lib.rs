@@ -57,4 +57,4 @@ pub use subscription::Subscription;
 /// The wire protocol crate, for its types (`Policy`, `Start`, `Text`,
 /// `ErrorCode`, …).
 pub use spate_proto as proto;
-pub use spate_proto::{ErrorCode, Policy, Start, Subscribed, Text, Welcome};
+pub use spate_proto::{ErrorCode, Policy, Start, StartStatus, Subscribed, Text, Welcome};

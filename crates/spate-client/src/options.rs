@@ -54,7 +54,7 @@ pub struct ClientOptions {
     /// are taken in until the socket drains.
     pub write_buffer: usize,
     /// Largest frame accepted from the server (at least the server's own
-    /// `max_frame` is always accepted).
+    /// `max_frame` plus 64 KiB, the most it may send, is always accepted).
     pub max_incoming_frame: usize,
     /// Send a PING after this long without hearing from the server, and
     /// treat the connection as dead if another interval passes in silence

@@ -20,9 +20,15 @@ impl Actor {
     /// Handles one request while connected.
     pub(crate) fn on_command(&mut self, c: &mut Conn, cmd: Command) {
         if let Some((reason, _)) = &c.goaway {
-            let refusable = !matches!(
+            // What the server refuses after GOAWAY (protocol.md §5.4).
+            let refusable = matches!(
                 cmd,
-                Command::Flush { .. } | Command::Unsubscribe { .. } | Command::Close { .. }
+                Command::Publish { .. }
+                    | Command::Subscribe { .. }
+                    | Command::State {
+                        request: StateRequest::Put { .. } | StateRequest::Del { .. },
+                        ..
+                    }
             );
             if refusable {
                 return self.refuse(cmd, Error::GoingAway(reason.clone()));
