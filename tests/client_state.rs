@@ -122,8 +122,8 @@ async fn concurrent_increments_never_lose_an_update() {
     let c = connect(&srv).await;
     let v = c.state_get("ctr", "n").await.unwrap().unwrap();
     assert_eq!(parse(&v.value), CLIENTS * EACH);
-    // Conflicts happened and were retried (every client read the same
-    // revision at least once under this interleaving); none was lost.
+    // However many conflicts there were, each was retried: none lost an
+    // update.
     println!("{conflicts} conflicts retried");
     srv.stop().await;
 }
