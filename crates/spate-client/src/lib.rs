@@ -12,7 +12,10 @@
 //! in-flight requests, the output buffer and every subscription's event
 //! buffer have limits ([`ClientOptions`], [`SubscribeOptions::buffer`]).
 //! An application that stops consuming stops the client reading the
-//! socket, so the broker sees, and handles, a slow consumer.
+//! socket, so the broker sees, and handles, a slow consumer. The flip side:
+//! while one subscription's buffer is full, no replies are read either, so
+//! consume every subscription (or drop it) before awaiting a reply, or give
+//! independent consumers their own [`Client`].
 //!
 //! **Resume.** After the connection drops (or the server sends GOAWAY) the
 //! client reconnects with exponential backoff and jitter and re-subscribes.
@@ -23,10 +26,10 @@
 //! [`Notice::ResumedLive`]. Requests made while disconnected fail with
 //! [`Error::NotConnected`]; nothing is queued.
 //!
-//! Internals: `actor.rs` (the connection task's loop), `recovery.rs`
-//! (connection loss and reconnects),
-//! `inbound.rs` / `outbound.rs` (frames in, requests out), `conn.rs` (one
-//! connection), `resume.rs` (resume positions), `backoff.rs`.
+//! Internals: `actor.rs` (the connection task's loop), `inbound.rs` and
+//! `outbound.rs` (frames in, requests out), `recovery.rs` (connection loss
+//! and reconnects), `conn.rs` (one connection), `subs.rs` and `resume.rs`
+//! (subscriptions and their resume positions), `backoff.rs`.
 
 mod actor;
 mod backoff;
