@@ -39,3 +39,6 @@ pub async fn run(cfg: &BenchConfig, generator_threads: usize) -> Result<Report, 
     }
     Ok(Report::new(cfg, generator_threads, phases))
 }
+
+#[cfg(test)]
+mod tests;
