@@ -157,9 +157,9 @@ fn messages_per_topic(pubs: &[PubPlan], t: usize) -> Vec<u64> {
     counts
 }
 
-/// Wildcard patterns that never match `bench.wild.target`, half with the
-/// wildcard at the end and half in the middle, spread over the
-/// configured connections.
+/// Wildcard patterns that never match `bench.wild.target`, in four shapes
+/// that share part of its path (so a trie must miss deep in large child
+/// maps, not at the root), spread over the configured connections.
 fn fillers(cfg: &BenchConfig) -> Vec<SubPlan> {
     let n = cfg.wildcards;
     let c = cfg.connections.clamp(1, n.max(1));
@@ -168,12 +168,11 @@ fn fillers(cfg: &BenchConfig) -> Vec<SubPlan> {
             role: SubRole::Filler,
             patterns: (k..n)
                 .step_by(c)
-                .map(|i| {
-                    if i % 2 == 0 {
-                        format!("bench.w{i}.*")
-                    } else {
-                        format!("bench.*.w{i}")
-                    }
+                .map(|i| match i % 4 {
+                    0 => format!("bench.*.x{i}"),
+                    1 => format!("*.wild.y{i}"),
+                    2 => format!("svc{i}.*.target"),
+                    _ => format!("user{i}.>"),
                 })
                 .collect(),
             expected: 0,
@@ -222,10 +221,13 @@ mod tests {
         let v = plans(&cfg).unwrap();
         let pats: Vec<&String> = v[1].subs.iter().flat_map(|s| &s.patterns).collect();
         assert_eq!(pats.len(), 11); // 10 fillers + the matching subscriber
-        for p in pats.iter().filter(|p| p.contains('*')) {
+        let topic = ["bench", "wild", "target"];
+        for p in pats.iter().filter(|p| p.contains(['*', '>'])) {
             let toks: Vec<&str> = p.split('.').collect();
-            let topic = ["bench", "wild", "target"];
-            assert!(toks.iter().zip(topic).any(|(a, b)| *a != "*" && *a != b));
+            assert!(toks
+                .iter()
+                .zip(topic)
+                .any(|(a, b)| !["*", ">", b].contains(a)));
         }
     }
 
