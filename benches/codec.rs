@@ -9,6 +9,9 @@
 //! - `message/decode`: a client decoding one MESSAGE frame;
 //! - `batch64/decode`: a client decoding a MESSAGE_BATCH of 64.
 //!
+//! Decode cases first copy the frame into a fresh buffer each iteration, as
+//! a socket read would, so they include that copy.
+//!
 //! Run: `cargo bench --bench codec` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
