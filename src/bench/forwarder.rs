@@ -1,6 +1,8 @@
 //! The ceiling: a trivial byte forwarder (`spate bench forwarder`). Each
-//! publisher connection's bytes are written, as read, to every subscriber
-//! connection — no topics, no queues, no decoding. The only look at the
+//! publisher connection's bytes are handed, as read, to every subscriber
+//! connection's writer task (a short bounded queue of shared chunks, so the
+//! publisher waits for a subscriber that falls behind) — no topics, no
+//! per-message work, no decoding. The only look at the
 //! bytes is a walk over the 4-byte length prefixes so that a chunk ends
 //! on a frame boundary (otherwise two publishers' chunks would interleave
 //! mid-frame). Whatever a broker does on top of this costs throughput;
@@ -9,14 +11,13 @@
 //! Handshake (see `wire/forward.rs`): the client sends `P` or `S`, the
 //! forwarder answers `K` once the connection is registered.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::bench::error::BenchError;
 use crate::bench::wire::forward::{READY, ROLE_PUBLISHER, ROLE_SUBSCRIBER};
@@ -25,13 +26,15 @@ use crate::bench::wire::forward::{READY, ROLE_PUBLISHER, ROLE_SUBSCRIBER};
 pub const MAX_CONNECTIONS: usize = 4096;
 /// Read buffer of a publisher connection.
 const CHUNK: usize = 256 * 1024;
+/// Chunks queued per subscriber before the publisher waits for it.
+const SINK_QUEUE: usize = 16;
 /// Time a new connection has to send its role byte.
 const ROLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A registered subscriber: its write half, shared by all publishers.
+/// A registered subscriber: the sending end of its writer task's queue.
+/// Chunks are shared (`Bytes`), so fan-out copies no payload in user space.
 struct Sink {
-    writer: Mutex<OwnedWriteHalf>,
-    dead: AtomicBool,
+    tx: mpsc::Sender<Bytes>,
 }
 
 /// The current subscribers, replaced (not mutated) on change so a
@@ -72,16 +75,21 @@ async fn handle(mut stream: TcpStream, sinks: Sinks) -> Result<(), BenchError> {
         ROLE_SUBSCRIBER => {
             let (mut rd, mut wr) = stream.into_split();
             wr.write_all(&[READY]).await?;
-            let sink = Arc::new(Sink {
-                writer: Mutex::new(wr),
-                dead: AtomicBool::new(false),
-            });
+            let (tx, mut rx) = mpsc::channel::<Bytes>(SINK_QUEUE);
+            let sink = Arc::new(Sink { tx });
             update(&sinks, |v| v.push(sink.clone()));
+            let writer = tokio::spawn(async move {
+                while let Some(chunk) = rx.recv().await {
+                    if wr.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
+            });
             // Subscribers send nothing; reading only notices them leave.
             let mut scratch = [0u8; 1024];
             while matches!(rd.read(&mut scratch).await, Ok(n) if n > 0) {}
-            sink.dead.store(true, Ordering::Relaxed);
             update(&sinks, |v| v.retain(|s| !Arc::ptr_eq(s, &sink)));
+            writer.abort();
             Ok(())
         }
         b => Err(BenchError::Protocol(format!("unknown role byte {b:#x}"))),
@@ -95,41 +103,26 @@ fn update(sinks: &Sinks, f: impl FnOnce(&mut Vec<Arc<Sink>>)) {
     *guard = Arc::new(v);
 }
 
-/// Copies whole frames from one publisher to every subscriber.
+/// Hands whole frames from one publisher to every subscriber's writer.
 async fn forward(mut stream: TcpStream, sinks: &Sinks) -> Result<(), BenchError> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut filled = 0;
+    let mut buf = BytesMut::with_capacity(CHUNK);
     loop {
-        if filled == buf.len() {
-            let n = buf.len() * 2;
-            buf.resize(n, 0);
+        if buf.capacity() - buf.len() < CHUNK / 4 {
+            buf.reserve(CHUNK);
         }
-        let n = stream.read(&mut buf[filled..]).await?;
-        if n == 0 {
+        if stream.read_buf(&mut buf).await? == 0 {
             return Ok(());
         }
-        filled += n;
-        let whole = frame_boundary(&buf[..filled]);
+        let whole = frame_boundary(&buf);
         if whole == 0 {
             continue;
         }
+        let chunk = buf.split_to(whole).freeze();
         let snapshot = sinks.read().unwrap_or_else(|e| e.into_inner()).clone();
         for s in snapshot.iter() {
-            if s.dead.load(Ordering::Relaxed) {
-                continue;
-            }
-            if s.writer
-                .lock()
-                .await
-                .write_all(&buf[..whole])
-                .await
-                .is_err()
-            {
-                s.dead.store(true, Ordering::Relaxed);
-            }
+            // A closed queue means the subscriber left; it is being removed.
+            let _ = s.tx.send(chunk.clone()).await;
         }
-        buf.copy_within(whole..filled, 0);
-        filled -= whole;
     }
 }
 
