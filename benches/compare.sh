@@ -14,9 +14,13 @@
 #   --repeats N  runs per case and broker; the table shows medians (default 3)
 #   --only REGEX run only the cases whose id matches (e.g. 'fanout|latency')
 #   --out DIR    raw JSON, logs and the table go here (default target/compare)
-# Environment: BROKERS (subset to run, default "spate nats redis forwarder"),
+# Environment: BROKERS (subset to run, default
+#   "spate spate-block nats redis forwarder"; spate-block = spate with
+#   --policy block, fanout cases only),
 #   GEN_THREADS (generator runtime threads, default 1),
 #   SPATE_BENCH_FLAGS (extra flags for runs against spate, e.g. "--policy block"),
+#   SPATE_SERVE (command that serves spate given "--config FILE"; default
+#   "target/release/spate serve"),
 #   PORT_SPATE/PORT_NATS/PORT_REDIS/PORT_FORWARDER (default 27411/24222/26379/27420).
 set -euo pipefail
 
@@ -31,12 +35,12 @@ while [ $# -gt 0 ]; do
         --repeats) REPEATS=$2; shift ;;
         --only) ONLY=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
-BROKERS=${BROKERS:-spate nats redis forwarder}
+BROKERS=${BROKERS:-spate spate-block nats redis forwarder}
 GEN_THREADS=${GEN_THREADS:-1}
 SPATE_BENCH_FLAGS=${SPATE_BENCH_FLAGS:-}
 PORT_SPATE=${PORT_SPATE:-27411}
@@ -61,6 +65,7 @@ command -v python3 >/dev/null || die "python3 is needed for the summary table"
 say "building spate (release)"
 (cd "$ROOT" && cargo build --release --quiet --bin spate)
 SPATE="$ROOT/target/release/spate"
+SPATE_SERVE=${SPATE_SERVE:-$SPATE serve}
 mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/conf"
 rm -f "$OUT"/raw/*.json "$OUT/rss.tsv"
 
@@ -81,7 +86,7 @@ trap 'stop_broker; exit 130' INT TERM
 
 port_of() {
     case "$1" in
-        spate) echo "$PORT_SPATE" ;; nats) echo "$PORT_NATS" ;;
+        spate|spate-block) echo "$PORT_SPATE" ;; nats) echo "$PORT_NATS" ;;
         redis) echo "$PORT_REDIS" ;; forwarder) echo "$PORT_FORWARDER" ;;
     esac
 }
@@ -95,7 +100,7 @@ start_broker() {
     log="$OUT/logs/$case_id-$name.log"
     port_open "$port" && die "port $port is already in use: not benchmarking someone else's server"
     case "$name" in
-        spate)
+        spate|spate-block)
             local conf="$OUT/conf/spate-$case_id.toml"
             cat >"$conf" <<EOF
 # Written by benches/compare.sh for case $case_id: server defaults except
@@ -111,7 +116,8 @@ max_subscriptions_per_connection = 100000
 [log]
 level = "warn"
 EOF
-            "$SPATE" serve --config "$conf" >"$log" 2>&1 &
+            # shellcheck disable=SC2086 # SPATE_SERVE is a command line
+            $SPATE_SERVE --config "$conf" >"$log" 2>&1 &
             ;;
         nats) nats-server -a 127.0.0.1 -p "$port" >"$log" 2>&1 & ;;
         redis) redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$log" 2>&1 & ;;
@@ -141,7 +147,7 @@ for b in 16 1024; do
     for ps in 1x1 1x10 1x100 4x4; do
         p=${ps%x*}; s=${ps#*x}
         d=$([ "$b" = 16 ] && echo $D16 || echo $D1K)
-        CASES+=("fanout-${b}B-$ps|spate nats redis forwarder|fanout -P $p -S $s -B $b -M $((d / (p * s)))")
+        CASES+=("fanout-${b}B-$ps|spate spate-block nats redis forwarder|fanout -P $p -S $s -B $b -M $((d / (p * s)))")
     done
 done
 CASES+=("latency-10k-S10|spate nats redis forwarder|latency -S 10 --rate 10000 --duration $LAT_S")
@@ -166,13 +172,19 @@ for c in "${CASES[@]}"; do
     for name in $brokers; do
         [[ " $BROKERS " == *" $name "* ]] || continue
         start_broker "$name" "$id"
-        extra=""
-        [ "$name" = spate ] && extra=$SPATE_BENCH_FLAGS
+        # spate-block: spate with every subscription lossless (policy
+        # block), the like-for-like comparison with peers that slow the
+        # publisher (NATS) or buffer (Redis) instead of dropping.
+        target=$name extra=""
+        case "$name" in
+            spate) extra=$SPATE_BENCH_FLAGS ;;
+            spate-block) target=spate extra="--policy block" ;;
+        esac
         for rep in $(seq "$REPEATS"); do
             say "$id $name run $rep/$REPEATS"
             raw="$OUT/raw/$id--$name--$rep.json"
             # shellcheck disable=SC2086 # word splitting of the argument lists is intended
-            if ! timeout "$RUN_LIMIT" "$SPATE" bench $args $extra --broker "$name" \
+            if ! timeout "$RUN_LIMIT" "$SPATE" bench $args $extra --broker "$target" \
                 --addr "127.0.0.1:$(port_of "$name")" --broker-pid "$BROKER_PID" \
                 --threads "$GEN_THREADS" --json >"$raw" 2>>"$OUT/logs/$id-$name.bench.log"; then
                 say "$id $name run $rep failed (see $OUT/logs/$id-$name.bench.log)"
@@ -190,7 +202,7 @@ import glob, json, os, statistics, sys
 from collections import defaultdict
 
 out, repeats, quick = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-BROKERS = ["spate", "nats", "redis", "forwarder"]
+BROKERS = ["spate", "spate-block", "nats", "redis", "forwarder"]
 
 runs = defaultdict(list)  # (case, broker) -> [report]
 for f in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
@@ -216,10 +228,12 @@ def slow_accounted(r):
 # Per scenario: (label, function of one report). For latency and RSS rows
 # lower is better; everywhere else higher is.
 METRICS = {
-    "fanout": [("delivered msg/s", lambda r: first(r)["delivered_rate"])],
+    "fanout": [("delivered msg/s", lambda r: first(r)["delivered_rate"]),
+               ("lost %", lambda r: 100 * first(r)["lost"] / max(1, first(r)["expected"]))],
     "latency": [("p99 µs", lambda r: first(r)["latency_us"]["p99"]),
                 ("p50 µs", lambda r: first(r)["latency_us"]["p50"])],
-    "many-topics": [("delivered msg/s", lambda r: first(r)["delivered_rate"])],
+    "many-topics": [("delivered msg/s", lambda r: first(r)["delivered_rate"]),
+                    ("lost %", lambda r: 100 * first(r)["lost"] / max(1, first(r)["expected"]))],
     "burst": [("fast msg/s, slow present", lambda r: last(r)["delivered_rate"]),
               ("fast kept % vs no slow", lambda r: 100 * r["comparison"]["ratio"]),
               ("fast p99 µs, slow present", lambda r: last(r)["latency_us"]["p99"]),
@@ -250,8 +264,8 @@ def median_of(case, broker, f):
 
 mode = " (quick mode)" if quick else ""
 print(f"spate vs nats-server vs redis-server: medians of {repeats} runs{mode}")
-hdr = (f"{'case':<24} {'metric':<27} {'spate':>11} {'nats':>11} {'redis':>11} "
-       f"{'forwarder':>11} {'spate/nats':>10} {'spate/redis':>11}")
+hdr = (f"{'case':<19} {'metric':<26} " + " ".join(f"{b:>11}" for b in BROKERS)
+       + f" {'spate/nats':>10} {'spate/redis':>11} {'block/nats':>10} {'block/redis':>11}")
 print(hdr)
 print("-" * len(hdr))
 notes = []
@@ -259,10 +273,11 @@ for case in cases:
     scen = next(s for s in METRICS if case.startswith(s))
     for label, f in METRICS[scen]:
         v = {b: median_of(case, b, f) for b in BROKERS}
-        def ratio(o):
-            return f"{v['spate'] / v[o]:.2f}x" if v["spate"] is not None and v[o] else "-"
-        print(f"{case:<24} {label:<27} " + " ".join(f"{fmt(v[b]):>11}" for b in BROKERS)
-              + f" {ratio('nats'):>10} {ratio('redis'):>11}")
+        def ratio(a, o):
+            return f"{v[a] / v[o]:.2f}x" if v[a] is not None and v[o] else "-"
+        print(f"{case:<19} {label:<26} " + " ".join(f"{fmt(v[b]):>11}" for b in BROKERS)
+              + f" {ratio('spate', 'nats'):>10} {ratio('spate', 'redis'):>11}"
+              + f" {ratio('spate-block', 'nats'):>10} {ratio('spate-block', 'redis'):>11}")
     for b in BROKERS:
         rs = runs.get((case, b), [])
         if (case, b) in rss and len(rs) < repeats:
@@ -274,9 +289,9 @@ for case in cases:
                          f"phase {p['name']}: lost {p['lost']}, announced {p['gaps_reported']}, "
                          f"truncated {p['truncated']}, errors {p['errors'][:2]}")
 print()
-print(f"{'peak RSS MiB (VmHWM)':<52} " + " ".join(f"{b:>11}" for b in BROKERS))
+print(f"{'peak RSS MiB (VmHWM)':<46} " + " ".join(f"{b:>11}" for b in BROKERS))
 for case in cases:
-    print(f"{case:<52} " + " ".join(f"{fmt(rss.get((case, b))):>11}" for b in BROKERS))
+    print(f"{case:<46} " + " ".join(f"{fmt(rss.get((case, b))):>11}" for b in BROKERS))
 print()
 cpu = defaultdict(list)
 for (case, b), rs in runs.items():
