@@ -13,3 +13,13 @@ pub trait StatsSource: Send + Sync + 'static {
     /// Whether the server accepts new clients (false while shutting down).
     fn is_accepting(&self) -> bool;
 }
+
+impl StatsSource for crate::broker::Broker {
+    fn stats(&self) -> StatsSnapshot {
+        crate::broker::Broker::stats(self)
+    }
+
+    fn is_accepting(&self) -> bool {
+        crate::broker::Broker::is_accepting(self)
+    }
+}
