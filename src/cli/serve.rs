@@ -78,18 +78,14 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
         .transpose()?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The admin listener outlives the drain, so /readyz reports 503 and
+    // /metrics stays scrapable while clients are being flushed.
+    let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
     let admin_task = admin_listener.map(|l| {
         let source: Arc<dyn StatsSource> = broker.clone();
-        let stop = wait_for(stop_rx.clone());
+        let stop = wait_for(admin_stop_rx);
         tokio::spawn(admin::serve(l, source, Exporter::new(global_metrics), stop))
     });
-    if let Some(every) = systemd::watchdog_interval(|k| std::env::var(k).ok()) {
-        tracing::info!(
-            interval_ms = every.as_millis() as u64,
-            "systemd watchdog enabled"
-        );
-        tokio::spawn(systemd::watchdog(every));
-    }
     let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
     tokio::spawn(signals.handle(stop_tx, drain));
 
@@ -104,8 +100,17 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     systemd::ready(&format!(
         "serving clients on {listen}, admin on {admin_text}"
     ));
+    // Pings start after READY=1: systemd counts the watchdog from there.
+    if let Some(every) = systemd::watchdog_interval(|k| std::env::var(k).ok()) {
+        tracing::info!(
+            interval_ms = every.as_millis() as u64,
+            "systemd watchdog enabled"
+        );
+        tokio::spawn(systemd::watchdog(every));
+    }
 
     server.run(wait_for(stop_rx)).await?;
+    let _ = admin_stop_tx.send(true);
 
     if let Some(task) = admin_task {
         match tokio::time::timeout(Duration::from_secs(2), task).await {
