@@ -1,6 +1,7 @@
 //! Semantic checks a TOML parser cannot make: a default larger than its
 //! maximum, a zero where the server needs at least one, a history override
-//! whose pattern is not a valid topic pattern, a log level tracing cannot
+//! whose pattern is not a valid topic pattern (the server's own rules,
+//! [`crate::topics::validate_pattern`]), a log level tracing cannot
 //! parse, two listeners on one address. [`validate`] returns every problem
 //! at once, so an operator fixes a file in one pass.
 
@@ -82,13 +83,6 @@ fn queues(cfg: &Config, p: &mut Vec<Problem>) {
     );
     not_above(
         p,
-        "queues.max_bytes",
-        q.max_bytes,
-        "queues.memory_budget_bytes",
-        q.memory_budget_bytes,
-    );
-    not_above(
-        p,
         "queues.guaranteed_bytes",
         q.guaranteed_bytes,
         "queues.default_bytes",
@@ -111,7 +105,7 @@ fn history(cfg: &Config, p: &mut Vec<Problem>) {
     let max_len = usize::from(cfg.limits.max_topic_len);
     for (i, o) in cfg.history.overrides.iter().enumerate() {
         let field = format!("history.overrides[{i}].pattern");
-        if let Err(why) = check_pattern(&o.pattern, max_len) {
+        if let Err(why) = crate::topics::validate_pattern(&o.pattern, max_len) {
             p.push(Problem::new(
                 field,
                 format!("{:?} is not a valid topic pattern: {why}", o.pattern),
@@ -170,37 +164,6 @@ fn not_above(p: &mut Vec<Problem>, field: &str, v: u64, max_field: &str, max: u6
             format!("{v} exceeds {max_field} ({max})"),
         ));
     }
-}
-
-/// Topic pattern rules (dot-separated non-empty tokens; `*` matches one
-/// token, `>` one or more trailing tokens and may only come last).
-fn check_pattern(pattern: &str, max_len: usize) -> Result<(), String> {
-    if pattern.is_empty() {
-        return Err("it is empty".into());
-    }
-    if pattern.len() > max_len {
-        return Err(format!("longer than limits.max_topic_len ({max_len})"));
-    }
-    let tokens: Vec<&str> = pattern.split('.').collect();
-    for (i, t) in tokens.iter().enumerate() {
-        if t.is_empty() {
-            return Err("it has an empty token (two dots, or a dot at either end)".into());
-        }
-        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "token {t:?} contains whitespace or a control character"
-            ));
-        }
-        if *t == ">" && i + 1 != tokens.len() {
-            return Err("'>' may only be the last token".into());
-        }
-        if *t != "*" && *t != ">" && (t.contains('*') || t.contains('>')) {
-            return Err(format!(
-                "token {t:?} mixes a wildcard with other characters"
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -289,7 +252,10 @@ mod tests {
         );
         assert!(problems[0].reason.contains("empty token"));
         assert!(problems[1].reason.contains("last token"));
-        assert!(problems[2].reason.contains("mixes a wildcard"));
+        assert!(
+            problems[2].reason.contains("must be a whole token"),
+            "{problems:?}"
+        );
         assert!(problems[3].reason.contains("repeats history.overrides[0]"));
         assert!(problems[4].reason.contains("is empty"));
     }
