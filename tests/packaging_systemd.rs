@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn unit_text() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/spate.service"))
-        .expect("packaging/systemd/spate.service")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/spate.service"),
+    )
+    .expect("packaging/systemd/spate.service")
 }
 
 fn systemd_analyze() -> Option<PathBuf> {
@@ -63,8 +65,14 @@ fn unit_file_verifies() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Warnings about other units on the machine are not ours; any line
     // naming our unit is (verify exits 0 on e.g. an unknown key).
-    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("spate.service")).collect();
-    assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify:\n{stderr}");
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("spate.service"))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
 }
 
 #[test]
@@ -74,7 +82,10 @@ fn unit_is_notify_unprivileged_and_hardened() {
     for (k, v) in [
         ("Type", "notify"),
         ("NotifyAccess", "main"),
-        ("ExecStart", "/usr/bin/spate serve --config /etc/spate/spate.toml"),
+        (
+            "ExecStart",
+            "/usr/bin/spate serve --config /etc/spate/spate.toml",
+        ),
         ("User", "spate"),
         ("Group", "spate"),
         ("NoNewPrivileges", "yes"),
@@ -94,8 +105,14 @@ fn unit_is_notify_unprivileged_and_hardened() {
 #[test]
 fn stop_timeout_exceeds_the_default_drain() {
     let s = settings(&unit_text());
-    let stop = s.iter().find(|(k, _)| k == "TimeoutStopSec").expect("TimeoutStopSec set");
+    let stop = s
+        .iter()
+        .find(|(k, _)| k == "TimeoutStopSec")
+        .expect("TimeoutStopSec set");
     let secs: u64 = stop.1.trim_end_matches('s').parse().unwrap();
     let drain_ms = spate::config::Config::default().timeouts.shutdown_drain_ms;
-    assert!(secs * 1000 > drain_ms + 5_000, "TimeoutStopSec={secs}s leaves no room for a {drain_ms} ms drain");
+    assert!(
+        secs * 1000 > drain_ms + 5_000,
+        "TimeoutStopSec={secs}s leaves no room for a {drain_ms} ms drain"
+    );
 }
