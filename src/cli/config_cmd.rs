@@ -28,7 +28,7 @@ pub enum ConfigCommand {
     Show {
         /// Same flags as `spate serve`.
         #[command(flatten)]
-        flags: ConfigFlags,
+        flags: Box<ConfigFlags>,
     },
 }
 

@@ -30,7 +30,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(10);
 pub struct ServeArgs {
     /// Settings; each flag also reads the SPATE_* variable shown.
     #[command(flatten)]
-    pub config: ConfigFlags,
+    pub config: Box<ConfigFlags>,
 }
 
 /// Runs the broker until it has shut down.
