@@ -21,10 +21,11 @@ use std::collections::HashMap;
 
 use super::sub_list::SubList;
 
-/// The hasher for child maps. Tokens are short strings; foldhash hashes them
-/// several times faster than the default SipHash (see `benches/matching.rs`)
-/// and is seeded per process, so colliding topic names cannot be
-/// precomputed offline.
+/// The hasher for child maps. Tokens are short strings, for which a
+/// `HashMap<Box<str>, _>` look-up with foldhash measured 2.5–3× faster than
+/// with the default SipHash (about 9 ns against 25–30 ns, cache-hot, on the
+/// shared build machine). Its seeds are random per process, so colliding
+/// topic names cannot be precomputed offline.
 type Hasher = foldhash::fast::RandomState;
 
 /// Literal children of a node, keyed by token.
