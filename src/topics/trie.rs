@@ -170,12 +170,12 @@ impl<V: Clone> SubscriptionTrie<V> {
 fn collect<V: Clone>(mut node: &Node<V>, mut topic: &str, out: &mut Vec<V>) {
     loop {
         // At least one token remains, which is all `>` needs.
-        out.extend(node.rest.values().cloned());
+        node.rest.append_to(out);
         let (token, remaining) = split_first(topic);
         if let Some(star) = &node.star {
             match remaining {
                 Some(remaining) => collect(star, remaining, out),
-                None => out.extend(star.here.values().cloned()),
+                None => star.here.append_to(out),
             }
         }
         let Some(child) = node.literal.get(token) else {
@@ -187,7 +187,7 @@ fn collect<V: Clone>(mut node: &Node<V>, mut topic: &str, out: &mut Vec<V>) {
                 topic = remaining;
             }
             None => {
-                out.extend(child.here.values().cloned());
+                child.here.append_to(out);
                 return;
             }
         }
@@ -240,9 +240,13 @@ fn shrink_if_sparse<V>(children: &mut Children<V>) {
 
 /// Splits off the first token of a name: the token and, if there is more,
 /// the rest after the dot.
+///
+/// A plain byte scan: tokens are short, and `str::split_once` spent more
+/// instructions setting up its searcher than this loop does finding the
+/// dot (it was a third of a whole `matches` call under callgrind).
 fn split_first(name: &str) -> (&str, Option<&str>) {
-    match name.split_once('.') {
-        Some((first, rest)) => (first, Some(rest)),
+    match name.bytes().position(|byte| byte == b'.') {
+        Some(dot) => (&name[..dot], Some(&name[dot + 1..])),
         None => (name, None),
     }
 }
