@@ -1,1 +1,165 @@
-//! Listener and connections (in progress).
+//! The network side: [`Server`] binds the client listener and accepts
+//! connections (bounded by a semaphore); each connection runs a reader
+//! ([`connection`]) and a writer ([`writer`]) task around its [`Outbox`].
+//! On shutdown: stop accepting, GOAWAY to every client, drain until the
+//! deadline, then close what is left.
+
+pub mod batch;
+pub mod connection;
+pub mod outbox;
+pub mod session;
+pub mod writer;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spate_proto::{ErrorCode, Frame};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::task::TaskTracker;
+
+pub use outbox::Outbox;
+
+use crate::broker::Broker;
+use crate::config::Config;
+
+/// Lifecycle stage broadcast to every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Normal operation.
+    Running,
+    /// GOAWAY sent; flushing queues.
+    Draining,
+    /// Drain deadline passed; close now.
+    Stop,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The client listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address asked for.
+        addr: SocketAddr,
+        /// OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running, broker server.
+pub struct Server {
+    listener: TcpListener,
+    broker: Arc<Broker>,
+}
+
+impl Server {
+    /// Binds the client listener from `config.server.listen`.
+    pub async fn bind(config: Arc<Config>) -> Result<Server, ServerError> {
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Server {
+            listener,
+            broker: Arc::new(Broker::new(config)),
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// The shared broker, for the admin listener and tests.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.broker.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains gracefully: GOAWAY to
+    /// every client, queues flushed for up to `timeouts.shutdown_drain_ms`,
+    /// then the remaining connections are closed.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server { listener, broker } = self;
+        let cfg = broker.config.clone();
+        let (stage_tx, stage_rx) = watch::channel(Stage::Running);
+        let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
+        let tracker = TaskTracker::new();
+        tokio::spawn(broker.clone().run_sweeper());
+        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+        tokio::pin!(shutdown);
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((sock, peer)) => {
+                        backoff = Duration::from_millis(5);
+                        broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        match permits.clone().try_acquire_owned() {
+                            Ok(permit) => {
+                                let (b, st) = (broker.clone(), stage_rx.clone());
+                                tracker.spawn(async move {
+                                    connection::handle(sock, peer, b, st).await;
+                                    drop(permit);
+                                });
+                            }
+                            Err(_) => {
+                                tracing::warn!(%peer, "connection refused: at max_connections");
+                                tracker.spawn(refuse_busy(sock, cfg.limits.max_connections));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        // Usually EMFILE/ENFILE: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
+            }
+        }
+        drop(listener);
+        broker.stop_accepting();
+        let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
+        tracing::info!(
+            connections = broker.connection_count(),
+            drain_ms = drain.as_millis() as u64,
+            "shutting down: draining"
+        );
+        let _ = stage_tx.send(Stage::Draining);
+        tracker.close();
+        if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                connections = broker.connection_count(),
+                "drain deadline passed: closing remaining connections"
+            );
+            let _ = stage_tx.send(Stage::Stop);
+            let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
+        }
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+async fn refuse_busy(mut sock: tokio::net::TcpStream, max: u32) {
+    let f = Frame::error(
+        ErrorCode::TooManyConnections,
+        0,
+        format!("server is at its limit of {max} connections"),
+    )
+    .to_bytes();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = sock.write_all(&f).await;
+        let _ = sock.shutdown().await;
+    })
+    .await;
+}

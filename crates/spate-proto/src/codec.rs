@@ -90,16 +90,23 @@ impl Encoder<Frame> for Codec {
     }
 }
 
-impl Encoder<&Frame> for Codec {
-    type Error = CodecError;
-
-    fn encode(&mut self, item: &Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        item.encode(dst);
-        Ok(())
-    }
-}
-
 /// Bytes a frame with a body of `body_len` takes on the wire.
 pub fn wire_len(body_len: usize) -> usize {
     HEADER_LEN + body_len
+}
+
+/// Splits a byte stream into raw `(opcode, body)` frames without decoding
+/// bodies. Servers use it so that a bad body is a per-frame error they can
+/// answer while the stream stays usable; only a bad length prefix (which
+/// loses frame boundaries) is an error here.
+#[derive(Debug, Clone, Default)]
+pub struct RawCodec(pub Codec);
+
+impl Decoder for RawCodec {
+    type Item = (u8, bytes::Bytes);
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<(u8, bytes::Bytes)>, CodecError> {
+        Ok(self.0.split_frame(src)?)
+    }
 }

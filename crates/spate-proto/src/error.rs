@@ -157,6 +157,8 @@ error_codes! {
     NotAllowed = 208, "NOT_ALLOWED";
     /// The topic has reached its limit of state keys.
     StateFull = 209, "STATE_FULL";
+    /// A state key is empty or longer than 1024 bytes.
+    InvalidKey = 210, "INVALID_KEY";
     /// An unexpected server fault; the request may be retried.
     Internal = 500, "INTERNAL";
 }

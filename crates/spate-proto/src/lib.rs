@@ -19,12 +19,12 @@ pub mod message;
 pub mod options;
 pub mod wire;
 
-pub use codec::{Codec, DEFAULT_MAX_FRAME};
+pub use codec::{Codec, RawCodec, DEFAULT_MAX_FRAME};
 pub use error::{CodecError, DecodeError, ErrorCode};
 pub use frame::{
     message_batch_header, message_header, op, opcode_name, Condition, Frame, Gap, GapReason, Hello,
     StartStatus, StateEntry, StateReply, StateStatus, Subscribed, Welcome, PROTOCOL_VERSION,
 };
-pub use message::{Headers, Message, Publish, StateChange};
+pub use message::{BodyParts, Headers, Message, Publish, StateChange};
 pub use options::{Policy, Start, SubscribeOptions};
 pub use wire::Text;

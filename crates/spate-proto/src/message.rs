@@ -205,6 +205,68 @@ impl Message {
 
     /// Appends the shared body to `dst`.
     pub fn encode_body_into(&self, dst: &mut BytesMut) {
+        BodyParts {
+            epoch: self.epoch,
+            seq: self.seq,
+            timestamp_us: self.timestamp_us,
+            state: self.state,
+            topic: &self.topic,
+            key: self.key.as_deref(),
+            headers: &self.headers,
+            payload: &self.payload,
+        }
+        .encode_into(dst);
+    }
+}
+
+/// The fields of a message body by reference: lets the server encode the
+/// shared body straight from a PUBLISH without building a [`Message`].
+#[derive(Debug, Clone, Copy)]
+pub struct BodyParts<'a> {
+    /// Topic epoch.
+    pub epoch: u64,
+    /// Sequence number.
+    pub seq: u64,
+    /// Server timestamp, µs since the Unix epoch.
+    pub timestamp_us: u64,
+    /// State change recorded, if any.
+    pub state: Option<StateChange>,
+    /// Topic.
+    pub topic: &'a str,
+    /// Key.
+    pub key: Option<&'a str>,
+    /// Headers.
+    pub headers: &'a Headers,
+    /// Payload.
+    pub payload: &'a [u8],
+}
+
+impl BodyParts<'_> {
+    /// Encoded size.
+    pub fn len(&self) -> usize {
+        8 + 8
+            + 8
+            + 1
+            + str_len(self.topic)
+            + self.key.map_or(0, str_len)
+            + headers_len(self.headers)
+            + self.payload.len()
+    }
+
+    /// Never empty: a body always holds its fixed fields.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Encodes into a fresh, exactly sized buffer.
+    pub fn encode(&self) -> Bytes {
+        let mut b = BytesMut::with_capacity(self.len());
+        self.encode_into(&mut b);
+        b.freeze()
+    }
+
+    /// Appends the body to `dst`.
+    pub fn encode_into(&self, dst: &mut BytesMut) {
         let mut flags = 0;
         if self.key.is_some() {
             flags |= HAS_KEY;
@@ -221,14 +283,14 @@ impl Message {
         dst.put_u64(self.seq);
         dst.put_u64(self.timestamp_us);
         dst.put_u8(flags);
-        put_str(dst, &self.topic);
-        if let Some(k) = &self.key {
+        put_str(dst, self.topic);
+        if let Some(k) = self.key {
             put_str(dst, k);
         }
         if !self.headers.is_empty() {
-            encode_headers(dst, &self.headers);
+            encode_headers(dst, self.headers);
         }
-        dst.put_slice(&self.payload);
+        dst.put_slice(self.payload);
     }
 }
 

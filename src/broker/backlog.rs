@@ -1,0 +1,86 @@
+//! What a new subscription to a literal topic receives before live
+//! messages: nothing, retained history from a seq or the last N, or the
+//! state snapshot — decided under the topic's lock so the switch to live is
+//! atomic.
+
+use bytes::Bytes;
+use spate_proto::{GapReason, Start, StartStatus};
+
+use super::TopicInner;
+use crate::queue::{GapMarker, Msg};
+
+/// The backlog of a new subscription.
+#[derive(Debug)]
+pub struct Backlog {
+    /// Reported in SUBSCRIBED.
+    pub status: StartStatus,
+    /// Lost range announced first (requested seqs no longer retained).
+    pub gap: Option<GapMarker>,
+    /// Messages to deliver before live ones, in seq order.
+    pub msgs: Vec<Msg>,
+}
+
+impl Backlog {
+    /// Seq of the first backlog message, 0 if none.
+    pub fn first_seq(&self) -> u64 {
+        self.msgs.first().map_or(0, |m| m.seq)
+    }
+}
+
+/// Plans the backlog for `start` on a topic whose epoch is `epoch`.
+pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlog {
+    let live = Backlog {
+        status: StartStatus::Live,
+        gap: None,
+        msgs: Vec::new(),
+    };
+    match start {
+        Start::New => live,
+        Start::LastN(n) => {
+            let msgs: Vec<Msg> = inner.history.last(n as usize).cloned().collect();
+            if msgs.is_empty() {
+                return live;
+            }
+            Backlog {
+                status: StartStatus::Replay,
+                gap: None,
+                msgs,
+            }
+        }
+        Start::Snapshot => Backlog {
+            status: StartStatus::Snapshot,
+            gap: None,
+            msgs: inner.state.snapshot(),
+        },
+        Start::FromSeq { epoch: e, .. } if e != 0 && e != epoch => Backlog {
+            status: StartStatus::EpochChanged,
+            gap: None,
+            msgs: inner.history.since(0).cloned().collect(),
+        },
+        Start::FromSeq { seq, .. } => {
+            let seq = seq.max(1);
+            if seq > inner.seq {
+                return live;
+            }
+            let earliest = inner.history.earliest_seq().unwrap_or(inner.seq + 1);
+            if seq >= earliest {
+                return Backlog {
+                    status: StartStatus::Replay,
+                    gap: None,
+                    msgs: inner.history.since(seq).cloned().collect(),
+                };
+            }
+            let gap = GapMarker::range(
+                GapReason::NotRetained,
+                Bytes::copy_from_slice(topic.as_bytes()),
+                seq,
+                earliest - 1,
+            );
+            Backlog {
+                status: StartStatus::Truncated,
+                gap: Some(gap),
+                msgs: inner.history.since(earliest).cloned().collect(),
+            }
+        }
+    }
+}

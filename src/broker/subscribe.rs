@@ -1,0 +1,104 @@
+//! Subscribing and unsubscribing. A literal topic is subscribed under its
+//! lock (backlog, then index insertion) so no message falls between the
+//! backlog and live delivery; wildcard patterns only touch the index.
+
+use std::sync::Arc;
+
+use spate_proto::{Frame, Start, StartStatus, SubscribeOptions, Subscribed};
+
+use super::backlog::{self, Backlog};
+use super::{Broker, BrokerError};
+use crate::queue::subscriber::Scheduler;
+use crate::queue::{QueueLimits, SubscriberQueue};
+use crate::topics::{is_literal, validate_pattern};
+
+impl Broker {
+    /// Creates subscription `sub_id` on `pattern`. Its queue starts with
+    /// the SUBSCRIBED frame, then any backlog, then live messages.
+    pub fn subscribe(
+        &self,
+        sub_id: u32,
+        pattern: &str,
+        options: &SubscribeOptions,
+        sched: Arc<dyn Scheduler>,
+    ) -> Result<Arc<SubscriberQueue>, BrokerError> {
+        validate_pattern(pattern, self.config.limits.max_topic_len as usize).map_err(|source| {
+            BrokerError::InvalidPattern {
+                pattern: pattern.to_owned(),
+                source,
+            }
+        })?;
+        if let Some(t) = options.unknown_critical.first() {
+            return Err(BrokerError::InvalidOption(format!(
+                "unknown critical option tag 0x{t:02x}"
+            )));
+        }
+        let limits = QueueLimits::resolve(options, &self.config.queues, &self.config.rate_limits)?;
+        let literal = is_literal(pattern);
+        if !literal && options.start != Start::New {
+            return Err(BrokerError::InvalidOption(
+                "FROM_SEQ, LAST_N and SNAPSHOT need a literal topic, not a wildcard pattern".into(),
+            ));
+        }
+        let q = Arc::new(SubscriberQueue::new(
+            sub_id,
+            self.next_id(),
+            pattern.to_owned(),
+            limits,
+            sched,
+            Arc::clone(&self.budget),
+        ));
+        if !literal {
+            let none = Backlog {
+                status: StartStatus::Live,
+                gap: None,
+                msgs: Vec::new(),
+            };
+            q.push_frame(subscribed(&q, &none, 0, 0).to_bytes());
+            self.index_insert(&q);
+            return Ok(q);
+        }
+        self.with_topic(pattern, |topic, inner| {
+            let b = backlog::plan(inner, pattern, topic.epoch, options.start);
+            q.push_frame(subscribed(&q, &b, topic.epoch, inner.seq).to_bytes());
+            if let Some(g) = b.gap.clone() {
+                q.push_gap(g);
+            }
+            for m in &b.msgs {
+                q.push_backlog(m.clone());
+            }
+            self.index_insert(&q);
+            Ok(())
+        })?;
+        Ok(q)
+    }
+
+    /// Ends a subscription: out of the index, queue dropped, counters
+    /// folded into the server totals.
+    pub fn unsubscribe(&self, q: &Arc<SubscriberQueue>) {
+        self.index_remove(q);
+        q.close();
+        for r in crate::queue::counters::ALL_GAP_REASONS {
+            self.counters.fold_lost(r, q.counters.lost(r));
+        }
+        self.counters.closed_gap_notices.fetch_add(
+            q.counters
+                .gap_notices
+                .load(std::sync::atomic::Ordering::Relaxed),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+fn subscribed(q: &SubscriberQueue, b: &Backlog, epoch: u64, last_seq: u64) -> Frame {
+    Frame::Subscribed(Subscribed {
+        sub_id: q.sub_id,
+        policy: q.limits.policy,
+        queue_msgs: q.limits.max_msgs as u32,
+        queue_bytes: q.limits.max_bytes as u64,
+        start: b.status,
+        epoch,
+        first_seq: b.first_seq(),
+        last_seq,
+    })
+}

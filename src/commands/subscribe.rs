@@ -1,0 +1,46 @@
+//! SUBSCRIBE: check the connection's limits, then let the broker create the
+//! queue (which starts with SUBSCRIBED and any backlog) and remember it.
+
+use std::sync::Arc;
+
+use spate_proto::{ErrorCode, Frame, SubscribeOptions};
+
+use crate::broker::BrokerError;
+use crate::queue::subscriber::Scheduler;
+use crate::server::session::Session;
+
+/// Handles SUBSCRIBE.
+pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &SubscribeOptions) {
+    if s.draining {
+        s.reply(Frame::error(
+            ErrorCode::NotAllowed,
+            sub_id,
+            "server is shutting down (GOAWAY sent): subscribe refused",
+        ))
+        .await;
+        return;
+    }
+    let max = s.broker.config.limits.max_subscriptions_per_connection;
+    let err = {
+        let subs = s.conn.subs.lock();
+        if subs.contains_key(&sub_id) {
+            Some(BrokerError::DuplicateSubscription(sub_id))
+        } else if subs.len() >= max as usize {
+            Some(BrokerError::TooManySubscriptions(max))
+        } else {
+            None
+        }
+    };
+    if let Some(e) = err {
+        s.reject(sub_id, &e).await;
+        return;
+    }
+    let sched: Arc<dyn Scheduler> = s.outbox.clone();
+    match s.broker.subscribe(sub_id, pattern, options, sched) {
+        Ok(q) => {
+            tracing::debug!(conn = s.conn.id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
+            s.conn.subs.lock().insert(sub_id, q);
+        }
+        Err(e) => s.reject(sub_id, &e).await,
+    }
+}

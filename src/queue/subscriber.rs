@@ -1,0 +1,412 @@
+//! [`SubscriberQueue`]: one subscription's bounded queue and the policy
+//! that runs when it is full.
+//!
+//! Publishers push (under the topic's lock, never across an `.await`); the
+//! connection's writer drains. Every message that does not reach the
+//! subscriber leaves a [`GapMarker`] where it was, so the subscriber is told
+//! exactly what it lost, in stream order.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use spate_proto::{ErrorCode, GapReason, Policy};
+use tokio::sync::Notify;
+
+use super::budget::Budget;
+use super::counters::SubCounters;
+use super::gap::GapMarker;
+use super::item::{Item, Msg};
+use super::limits::QueueLimits;
+use super::rate::TokenBucket;
+use super::stream::State;
+
+/// Who drains a queue: the connection's outbox. The queue asks it to
+/// schedule a drain when it goes from idle to non-empty, and to close the
+/// connection when the policy says the subscriber must go.
+pub trait Scheduler: Send + Sync + 'static {
+    /// Put `q` on the writer's ready list and wake the writer.
+    fn schedule(&self, q: Arc<SubscriberQueue>);
+    /// Close the connection with an ERROR frame about request `reference`.
+    fn kill(&self, code: ErrorCode, reference: u32, message: String);
+}
+
+/// Result of offering a message to a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Queued.
+    Queued,
+    /// Not queued: lost, and recorded as a gap.
+    Lost,
+    /// Queued past the limit (policy `block`): the publisher must wait
+    /// ([`SubscriberQueue::wait_for_space`]) before publishing more.
+    MustWait,
+    /// The subscription has ended.
+    Closed,
+}
+
+/// What the writer should do with a queue after draining it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainState {
+    /// Nothing left; the queue will reschedule itself on the next push.
+    Empty,
+    /// More is ready now.
+    More,
+    /// More is queued but held back (linger or rate limit) until then.
+    WaitUntil(Instant),
+}
+
+/// One subscription's queue.
+pub struct SubscriberQueue {
+    /// Client-chosen subscription id.
+    pub sub_id: u32,
+    /// Server-wide unique id (the trie's key).
+    pub id: u64,
+    /// Topic or pattern subscribed to.
+    pub pattern: String,
+    /// Limits in force.
+    pub limits: QueueLimits,
+    /// Delivery and loss counters.
+    pub counters: SubCounters,
+    sched: Arc<dyn Scheduler>,
+    budget: Arc<Budget>,
+    state: Mutex<State>,
+    space: Notify,
+}
+
+impl SubscriberQueue {
+    /// A new, empty queue.
+    pub fn new(
+        sub_id: u32,
+        id: u64,
+        pattern: String,
+        limits: QueueLimits,
+        sched: Arc<dyn Scheduler>,
+        budget: Arc<Budget>,
+    ) -> SubscriberQueue {
+        let bucket =
+            (limits.max_rate > 0).then(|| TokenBucket::new(limits.max_rate, Instant::now()));
+        SubscriberQueue {
+            sub_id,
+            id,
+            pattern,
+            limits,
+            counters: SubCounters::default(),
+            sched,
+            budget,
+            state: Mutex::new(State::new(bucket)),
+            space: Notify::new(),
+        }
+    }
+
+    /// Offers `msg` to the queue; the policy decides when it is full.
+    pub fn push(self: &Arc<Self>, msg: &Msg) -> PushOutcome {
+        let l = &self.limits;
+        let mut st = self.state.lock();
+        if st.closed {
+            return PushOutcome::Closed;
+        }
+        let cost = msg.cost();
+        if l.policy == Policy::Conflate {
+            if let Some(pos) = st.index.remove(&msg.ckey) {
+                let i = (pos - st.head_pos) as usize;
+                self.lose_at(&mut st, i, GapReason::Conflated);
+            }
+        }
+        let mut outcome = PushOutcome::Queued;
+        if self.over_limit(&st, cost) {
+            match l.policy {
+                Policy::DropOldest | Policy::Conflate => {
+                    while st.live_msgs > 0 && self.over_limit(&st, cost) {
+                        self.evict_oldest(&mut st);
+                    }
+                }
+                Policy::DropNewest => return self.lose_new(st, msg, GapReason::DroppedNewest),
+                Policy::Disconnect => {
+                    let now = Instant::now();
+                    match st.full_since {
+                        None => st.full_since = Some(now),
+                        Some(t) if now.duration_since(t) >= l.disconnect_grace => {
+                            drop(st);
+                            self.kill("queue stayed full past the disconnect grace period");
+                            return PushOutcome::Closed;
+                        }
+                        Some(_) => {}
+                    }
+                    return self.lose_new(st, msg, GapReason::DroppedNewest);
+                }
+                Policy::Block => outcome = PushOutcome::MustWait,
+            }
+        }
+        if st.live_bytes + cost <= l.guaranteed_bytes {
+            self.budget.force_reserve(cost as u64);
+        } else if !self.budget.try_reserve(cost as u64) {
+            if l.policy != Policy::Block {
+                return self.lose_new(st, msg, GapReason::MemoryBudget);
+            }
+            self.budget.force_reserve(cost as u64);
+            outcome = PushOutcome::MustWait;
+        }
+        self.admit(st, msg.clone(), cost);
+        outcome
+    }
+
+    /// Queues a backlog message (replay or snapshot) without applying the
+    /// limits: backlogs are bounded by history and state limits instead.
+    pub fn push_backlog(self: &Arc<Self>, msg: Msg) {
+        let st = self.state.lock();
+        if st.closed {
+            return;
+        }
+        let cost = msg.cost();
+        self.budget.force_reserve(cost as u64);
+        self.admit(st, msg, cost);
+    }
+
+    /// Queues a gap marker (e.g. history no longer retained) in order.
+    pub fn push_gap(self: &Arc<Self>, marker: GapMarker) {
+        let mut st = self.state.lock();
+        if st.closed {
+            return;
+        }
+        self.counters.add_lost(marker.reason, marker.count);
+        st.items.push_back(Item::Gap(marker));
+        st.markers += 1;
+        self.schedule_locked(st);
+    }
+
+    /// Queues a pre-encoded frame in order with the deliveries.
+    pub fn push_frame(self: &Arc<Self>, frame: Bytes) {
+        let mut st = self.state.lock();
+        if st.closed {
+            return;
+        }
+        st.items.push_back(Item::Frame(frame));
+        self.schedule_locked(st);
+    }
+
+    fn over_limit(&self, st: &State, cost: usize) -> bool {
+        st.live_msgs >= self.limits.max_msgs || st.live_bytes + cost > self.limits.max_bytes
+    }
+
+    fn admit(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>, msg: Msg, cost: usize) {
+        if self.limits.policy == Policy::Conflate {
+            let pos = st.head_pos + st.items.len() as u64;
+            st.index.insert(msg.ckey, pos);
+        }
+        if st.live_msgs == 0 && !self.limits.linger.is_zero() {
+            st.first_queued_at = Some(Instant::now());
+        }
+        st.items.push_back(Item::Msg(msg));
+        st.live_msgs += 1;
+        st.live_bytes += cost;
+        self.schedule_locked(st);
+    }
+
+    fn schedule_locked(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>) {
+        if st.scheduled {
+            return;
+        }
+        st.scheduled = true;
+        drop(st);
+        self.sched.schedule(Arc::clone(self));
+    }
+
+    /// Records `msg` as lost at the tail of the stream.
+    fn lose_new(
+        self: &Arc<Self>,
+        mut st: parking_lot::MutexGuard<'_, State>,
+        msg: &Msg,
+        reason: GapReason,
+    ) -> PushOutcome {
+        self.counters.add_lost(reason, 1);
+        st.append_gap(GapMarker::of(msg, reason));
+        self.schedule_locked(st);
+        PushOutcome::Lost
+    }
+
+    fn evict_oldest(&self, st: &mut State) {
+        if let Some(i) = st.items.iter().position(|it| matches!(it, Item::Msg(_))) {
+            self.lose_at(st, i, GapReason::DroppedOldest);
+        }
+    }
+
+    /// Turns the message at `i` into a gap marker in place, merging it into
+    /// a gap right before it.
+    fn lose_at(&self, st: &mut State, i: usize, reason: GapReason) {
+        let Item::Msg(m) = std::mem::replace(&mut st.items[i], Item::Hole) else {
+            return;
+        };
+        let cost = m.cost();
+        st.live_msgs -= 1;
+        st.live_bytes -= cost;
+        self.budget.release(cost as u64);
+        if reason != GapReason::Conflated && self.limits.policy == Policy::Conflate {
+            let pos = st.head_pos + i as u64;
+            if st.index.get(&m.ckey) == Some(&pos) {
+                st.index.remove(&m.ckey);
+            }
+        }
+        self.counters.add_lost(reason, 1);
+        let conflate = self.limits.policy == Policy::Conflate;
+        st.place_gap(i, GapMarker::of(&m, reason), conflate);
+    }
+
+    /// Moves what may be delivered now into `out` (at most about
+    /// `max_bytes` of messages), honouring linger and the rate limit.
+    pub fn drain(&self, out: &mut Vec<Item>, max_bytes: usize, now: Instant) -> DrainState {
+        let l = &self.limits;
+        let mut st = self.state.lock();
+        if st.closed {
+            st.scheduled = false;
+            return DrainState::Empty;
+        }
+        if l.max_batch > 1 && !l.linger.is_zero() && st.live_msgs < l.max_batch {
+            if let Some(t) = st.first_queued_at {
+                if now < t + l.linger {
+                    return DrainState::WaitUntil(t + l.linger);
+                }
+            }
+        }
+        let mut allowance = match st.bucket.as_mut() {
+            Some(b) => b.available(now),
+            None => u64::MAX,
+        };
+        let (mut taken, mut bytes) = (0u64, 0usize);
+        let mut rate_limited = false;
+        while let Some(front) = st.items.front() {
+            match front {
+                Item::Msg(m) => {
+                    if allowance == 0 {
+                        rate_limited = true;
+                        break;
+                    }
+                    if bytes >= max_bytes {
+                        break;
+                    }
+                    let cost = m.cost();
+                    let ckey = m.ckey;
+                    st.live_msgs -= 1;
+                    st.live_bytes -= cost;
+                    self.budget.release(cost as u64);
+                    if l.policy == Policy::Conflate && st.index.get(&ckey) == Some(&st.head_pos) {
+                        st.index.remove(&ckey);
+                    }
+                    allowance -= 1;
+                    taken += 1;
+                    bytes += cost;
+                }
+                Item::Gap(_) | Item::Hole => st.markers -= 1,
+                Item::Frame(_) => {}
+            }
+            let it = st.items.pop_front().expect("front exists");
+            st.head_pos += 1;
+            if !matches!(it, Item::Hole) {
+                out.push(it);
+            }
+        }
+        if let Some(b) = st.bucket.as_mut() {
+            b.take(taken);
+        }
+        if st.live_msgs < l.max_msgs && st.live_bytes < l.max_bytes {
+            st.full_since = None;
+        }
+        let state = if st.items.is_empty() {
+            st.scheduled = false;
+            st.first_queued_at = None;
+            DrainState::Empty
+        } else if rate_limited {
+            DrainState::WaitUntil(st.bucket.as_ref().map_or(now, |b| b.next_token_at()))
+        } else {
+            if !l.linger.is_zero() {
+                st.first_queued_at = Some(now);
+            }
+            DrainState::More
+        };
+        drop(st);
+        if l.policy == Policy::Block && taken > 0 {
+            self.space.notify_waiters();
+        }
+        state
+    }
+
+    fn must_wait(&self) -> bool {
+        let st = self.state.lock();
+        !st.closed
+            && (st.live_msgs > self.limits.max_msgs
+                || st.live_bytes > self.limits.max_bytes
+                || (self.budget.is_exhausted() && st.live_bytes > self.limits.guaranteed_bytes))
+    }
+
+    /// `block` policy: waits until the queue is back within its limits.
+    /// Returns false if `deadline` passed first (the caller then cuts the
+    /// subscriber off with [`Self::kill`]).
+    pub async fn wait_for_space(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.must_wait() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return !self.must_wait();
+            }
+        }
+    }
+
+    /// Ends the subscription: drops what is queued and returns its memory.
+    pub fn close(&self) {
+        let mut st = self.state.lock();
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        self.budget.release(st.live_bytes as u64);
+        st.live_bytes = 0;
+        st.live_msgs = 0;
+        st.items.clear();
+        st.index.clear();
+        drop(st);
+        self.space.notify_waiters();
+    }
+
+    /// Cuts the subscriber off: its connection gets ERROR SLOW_CONSUMER and
+    /// is closed.
+    pub fn kill(&self, why: &str) {
+        self.close();
+        self.sched.kill(
+            ErrorCode::SlowConsumer,
+            self.sub_id,
+            format!("subscription {} ({}): {why}", self.sub_id, self.pattern),
+        );
+    }
+
+    /// Live messages and bytes queued now.
+    pub fn depth(&self) -> (usize, usize) {
+        let st = self.state.lock();
+        (st.live_msgs, st.live_bytes)
+    }
+
+    /// Has the subscription ended?
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// Counts a delivered message (called by the writer).
+    pub fn note_delivered(&self, n: u64) {
+        self.counters.delivered.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for SubscriberQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriberQueue")
+            .field("sub_id", &self.sub_id)
+            .field("pattern", &self.pattern)
+            .field("policy", &self.limits.policy)
+            .finish()
+    }
+}

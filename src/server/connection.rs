@@ -1,0 +1,235 @@
+//! One client connection, from accept to close: the HELLO/WELCOME
+//! handshake, then the read loop that decodes frames and runs commands,
+//! with the writer task ([`super::writer`]) running beside it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use spate_proto::{
+    Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
+};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use super::outbox::Outbox;
+use super::session::Session;
+use super::{writer, Stage};
+use crate::broker::{Broker, ConnInfo, DisconnectReason};
+use crate::commands;
+
+/// Read buffer size: large enough to take many small frames per syscall.
+const READ_BUFFER: usize = 64 * 1024;
+
+type Frames = FramedRead<OwnedReadHalf, RawCodec>;
+
+/// Serves one accepted socket until it closes; returns why it closed.
+pub async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    stage: watch::Receiver<Stage>,
+) -> DisconnectReason {
+    let _ = stream.set_nodelay(true);
+    let (rd, mut wr) = stream.into_split();
+    let cfg = broker.config.clone();
+    let codec = RawCodec(Codec::new(cfg.limits.max_frame_bytes as usize));
+    let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
+
+    let hello_timeout = Duration::from_millis(cfg.timeouts.hello_ms);
+    let first = tokio::time::timeout(hello_timeout, frames.next()).await;
+    let hello = match first {
+        Err(_) => {
+            let msg = format!("no HELLO within {} ms", cfg.timeouts.hello_ms);
+            return refuse(wr, ErrorCode::HelloRequired, msg, DisconnectReason::Timeout).await;
+        }
+        Ok(None) | Ok(Some(Err(CodecError::Io(_)))) => return DisconnectReason::Client,
+        Ok(Some(Err(CodecError::Decode(e)))) => {
+            return refuse(wr, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
+        }
+        Ok(Some(Ok((op, body)))) => match Frame::decode(op, body) {
+            Ok(Frame::Hello(h)) => h,
+            Ok(f) => {
+                let msg = format!(
+                    "the first frame must be HELLO (0x01), got opcode 0x{:02x}",
+                    f.opcode()
+                );
+                return refuse(
+                    wr,
+                    ErrorCode::HelloRequired,
+                    msg,
+                    DisconnectReason::ProtocolError,
+                )
+                .await;
+            }
+            Err(e) => {
+                let code = match e {
+                    DecodeError::UnknownOpcode(_) => ErrorCode::HelloRequired,
+                    _ => e.code(),
+                };
+                let msg = format!("expected HELLO: {e}");
+                return refuse(wr, code, msg, DisconnectReason::ProtocolError).await;
+            }
+        },
+    };
+    if hello.version != PROTOCOL_VERSION {
+        let msg = format!(
+            "this server speaks protocol version {PROTOCOL_VERSION}, the client asked for {}",
+            hello.version
+        );
+        return refuse(
+            wr,
+            ErrorCode::UnsupportedVersion,
+            msg,
+            DisconnectReason::ProtocolError,
+        )
+        .await;
+    }
+    let welcome = Frame::Welcome(Welcome {
+        version: PROTOCOL_VERSION,
+        server: Text::from(format!("spate {}", env!("CARGO_PKG_VERSION"))),
+        server_id: broker.server_id,
+        max_frame: cfg.limits.max_frame_bytes,
+        max_subscriptions: cfg.limits.max_subscriptions_per_connection,
+        max_topic_len: cfg.limits.max_topic_len,
+        ping_interval_ms: cfg.timeouts.ping_interval_ms as u32,
+    });
+    if wr.write_all(&welcome.to_bytes()).await.is_err() {
+        return DisconnectReason::IoError;
+    }
+
+    let conn = Arc::new(ConnInfo::new(
+        broker.next_id(),
+        peer,
+        hello.client_name.to_string(),
+    ));
+    broker.register_connection(conn.clone());
+    tracing::info!(conn = conn.id, %peer, client = %conn.client_name, "client connected");
+    let outbox = Arc::new(Outbox::new());
+    let writer = tokio::spawn(writer::run(outbox.clone(), wr, conn.clone()));
+    let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone());
+
+    let reason = read_loop(&mut session, &mut frames, stage).await;
+
+    let subs: Vec<_> = conn.subs.lock().drain().map(|(_, q)| q).collect();
+    for q in &subs {
+        broker.unsubscribe(q);
+    }
+    outbox.finish();
+    let _ = writer.await;
+    outbox.clear();
+    broker.unregister_connection(conn.id);
+    broker.counters.disconnected(reason);
+    tracing::info!(conn = conn.id, %peer, reason = reason.name(), "client disconnected");
+    reason
+}
+
+/// Writes one fatal ERROR before the session started and closes.
+async fn refuse(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+    code: ErrorCode,
+    message: String,
+    reason: DisconnectReason,
+) -> DisconnectReason {
+    tracing::debug!(%code, %message, "refusing connection");
+    let f = Frame::error(code, 0, message).to_bytes();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = wr.write_all(&f).await;
+        let _ = wr.shutdown().await;
+    })
+    .await;
+    reason
+}
+
+async fn read_loop(
+    s: &mut Session,
+    frames: &mut Frames,
+    mut stage: watch::Receiver<Stage>,
+) -> DisconnectReason {
+    let t = &s.broker.config.timeouts;
+    let ping_interval = Duration::from_millis(t.ping_interval_ms);
+    let ping_timeout = Duration::from_millis(t.ping_timeout_ms.max(1));
+    let tick_every = if t.ping_interval_ms == 0 {
+        ping_timeout / 2
+    } else {
+        (ping_interval / 2).min(ping_timeout / 2)
+    }
+    .max(Duration::from_millis(50));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_rx = Instant::now();
+    let mut got_frame = false;
+    let mut pinged = false;
+    let drain_ms = s.broker.config.timeouts.shutdown_drain_ms as u32;
+    loop {
+        tokio::select! {
+            biased;
+            _ = s.outbox.killed() => return DisconnectReason::SlowConsumer,
+            _ = s.outbox.writer_closed() => {
+                return if s.draining { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
+            }
+            r = stage.changed() => {
+                let now = *stage.borrow_and_update();
+                if r.is_err() || now == Stage::Stop {
+                    s.outbox.kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
+                    return DisconnectReason::Shutdown;
+                }
+                if now == Stage::Draining && !s.draining {
+                    s.draining = true;
+                    s.outbox.send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
+                    s.outbox.finish();
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if got_frame {
+                    last_rx = now;
+                    got_frame = false;
+                    pinged = false;
+                }
+                let idle = now - last_rx;
+                if idle >= ping_timeout {
+                    s.outbox.kill_with(Frame::error(ErrorCode::IdleTimeout, 0, format!("no frame from the client for {} ms", ping_timeout.as_millis())).to_bytes());
+                    return DisconnectReason::Timeout;
+                }
+                if !ping_interval.is_zero() && idle >= ping_interval && !pinged {
+                    pinged = true;
+                    s.outbox.send_now(&Frame::Ping(now.elapsed().as_nanos() as u64));
+                }
+            }
+            f = frames.next() => {
+                let (op, body) = match f {
+                    None => return DisconnectReason::Client,
+                    Some(Err(CodecError::Io(_))) => return DisconnectReason::Client,
+                    Some(Err(CodecError::Decode(e))) => {
+                        s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                        return DisconnectReason::ProtocolError;
+                    }
+                    Some(Ok(raw)) => raw,
+                };
+                got_frame = true;
+                match Frame::decode(op, body) {
+                    Ok(frame) => {
+                        if let Err(fatal) = commands::apply(s, frame).await {
+                            s.outbox.kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
+                            return DisconnectReason::ProtocolError;
+                        }
+                    }
+                    Err(DecodeError::UnknownOpcode(op)) => {
+                        let msg = format!("unknown opcode 0x{op:02x}; frame ignored");
+                        s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg)).await;
+                    }
+                    Err(e) => {
+                        s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                        return DisconnectReason::ProtocolError;
+                    }
+                }
+            }
+        }
+    }
+}

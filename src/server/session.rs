@@ -1,0 +1,118 @@
+//! One connection's request-side state, handed to each command: the
+//! broker, this connection's outbox and record, and the publishers'
+//! flow-control state (block-policy waits, publish rate limit).
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Instant;
+
+use spate_proto::{ErrorCode, Frame};
+
+use super::outbox::Outbox;
+use crate::broker::{Broker, BrokerError, ConnInfo};
+use crate::queue::rate::TokenBucket;
+use crate::queue::SubscriberQueue;
+
+/// A request that breaks the protocol badly enough to close the connection.
+#[derive(Debug)]
+pub struct Fatal {
+    /// Code for the ERROR frame.
+    pub code: ErrorCode,
+    /// Explanation.
+    pub message: String,
+}
+
+/// Request-side state of one connection.
+pub struct Session {
+    /// Shared broker.
+    pub broker: Arc<Broker>,
+    /// Where replies go.
+    pub outbox: Arc<Outbox>,
+    /// This connection's record.
+    pub conn: Arc<ConnInfo>,
+    /// GOAWAY sent: new publishes and subscriptions are refused.
+    pub draining: bool,
+    /// `block` queues this connection's last publish overfilled.
+    pub blocked: Vec<Arc<SubscriberQueue>>,
+    pub_bucket: Option<TokenBucket>,
+    ack_latency: metrics::Histogram,
+}
+
+impl Session {
+    /// State for a connection that has completed its handshake.
+    pub fn new(broker: Arc<Broker>, outbox: Arc<Outbox>, conn: Arc<ConnInfo>) -> Session {
+        let rate = broker.config.rate_limits.publish_per_connection;
+        Session {
+            pub_bucket: (rate > 0).then(|| TokenBucket::new(rate, Instant::now())),
+            broker,
+            outbox,
+            conn,
+            draining: false,
+            blocked: Vec::new(),
+            ack_latency: metrics::histogram!("spate_publish_ack_latency_seconds"),
+        }
+    }
+
+    /// Sends a reply frame (waits if the client is not reading replies).
+    pub async fn reply(&self, frame: Frame) {
+        self.outbox.send(frame.to_bytes()).await;
+    }
+
+    /// Sends a non-fatal ERROR about request `reference`.
+    pub async fn reject(&self, reference: u32, e: &BrokerError) {
+        self.reply(Frame::error(e.code(), reference, e.to_string()))
+            .await;
+    }
+
+    /// Publish rate limit: waits until this connection may publish `n` more
+    /// messages. Over-limit publishers are slowed, never dropped.
+    pub async fn pace(&mut self, n: u64) {
+        let Some(b) = self.pub_bucket.as_mut() else {
+            return;
+        };
+        let mut left = n;
+        while left > 0 {
+            let avail = b.available(Instant::now());
+            if avail == 0 {
+                let at = b.next_token_at();
+                tokio::time::sleep_until(at.into()).await;
+                continue;
+            }
+            let take = avail.min(left);
+            b.take(take);
+            left -= take;
+        }
+    }
+
+    /// Records how long an acknowledged publish took.
+    pub fn record_ack(&self, since: Instant) {
+        self.ack_latency.record(since.elapsed().as_secs_f64());
+    }
+
+    /// Counts a published message.
+    pub fn count_in(&self, payload_len: usize) {
+        self.conn.messages_in.fetch_add(1, Relaxed);
+        self.conn.bytes_in.fetch_add(payload_len as u64, Relaxed);
+    }
+
+    /// `block` policy: waits for every queue the last publish overfilled.
+    /// A queue that stays full past its block timeout has its subscriber
+    /// disconnected, so one stuck consumer cannot stall a topic forever.
+    pub async fn wait_blocked(&mut self) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        self.broker.counters.publisher_blocks.fetch_add(1, Relaxed);
+        for q in std::mem::take(&mut self.blocked) {
+            let deadline = tokio::time::Instant::now() + q.limits.block_timeout;
+            let ok = tokio::select! {
+                ok = q.wait_for_space(deadline) => ok,
+                _ = self.outbox.killed() => return,
+            };
+            if !ok {
+                tracing::warn!(sub_id = q.sub_id, pattern = %q.pattern, "block timeout: disconnecting slow subscriber");
+                q.kill("queue stayed full past the block timeout");
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The writer task of one connection: waits for its outbox, drains ready
+//! subscriber queues and control frames into one [`WriteBatch`], and writes
+//! it with vectored I/O — one syscall for many messages. It never holds a
+//! queue lock across the write.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use spate_proto::{message_batch_header, message_header};
+use tokio::io::AsyncWriteExt as _;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::time::Instant;
+
+use super::batch::WriteBatch;
+use super::outbox::{Outbox, Work};
+use crate::broker::ConnInfo;
+use crate::queue::{DrainState, Item, SubscriberQueue};
+
+/// Stop gathering once a batch holds this much; write, then continue.
+const BATCH_TARGET: usize = 256 * 1024;
+/// Most message bytes taken from one queue per round, for fairness.
+const PER_QUEUE: usize = 64 * 1024;
+/// Largest MESSAGE_BATCH frame body we build.
+const MAX_BATCH_FRAME: usize = 1024 * 1024;
+
+enum Exit {
+    Finished,
+    Killed,
+    Io,
+}
+
+/// How long a killed connection gets to take the rest of the batch in
+/// flight plus the ERROR frame saying why, before it is closed regardless.
+const LAST_WORDS: Duration = Duration::from_secs(2);
+
+/// Runs until the outbox is finished and flushed, the connection is
+/// killed, or the socket fails.
+pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnInfo>) {
+    let mut work = Work::default();
+    let mut batch = WriteBatch::new();
+    let mut items: Vec<Item> = Vec::new();
+    let mut carry: Vec<Arc<SubscriberQueue>> = Vec::new();
+    let mut timers: Vec<(Instant, Arc<SubscriberQueue>)> = Vec::new();
+    let exit = loop {
+        let wake = outbox.wake.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        outbox.take(&mut work);
+        for f in work.control.drain(..) {
+            batch.put_shared(&f);
+        }
+        let now = Instant::now();
+        let mut i = 0;
+        while i < timers.len() {
+            if timers[i].0 <= now {
+                work.ready.push(timers.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        work.ready.append(&mut carry);
+        for q in work.ready.drain(..) {
+            if batch.len() >= BATCH_TARGET {
+                carry.push(q);
+                continue;
+            }
+            items.clear();
+            let state = q.drain(&mut items, PER_QUEUE, now.into_std());
+            let n = encode(&q, &items, &mut batch);
+            conn.messages_out.fetch_add(n, Relaxed);
+            match state {
+                DrainState::More => carry.push(q),
+                DrainState::WaitUntil(t) => timers.push((t.into(), q)),
+                DrainState::Empty => {}
+            }
+        }
+        items.clear();
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            tokio::select! {
+                biased;
+                _ = outbox.killed() => break Exit::Killed,
+                r = batch.write_to(&mut sock) => if r.is_err() { break Exit::Io },
+            }
+            conn.bytes_out.fetch_add(n, Relaxed);
+        }
+        if outbox.is_killed() {
+            break Exit::Killed;
+        }
+        if !carry.is_empty() {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        if work.finishing && timers.is_empty() {
+            break Exit::Finished;
+        }
+        let next = timers.iter().map(|t| t.0).min();
+        tokio::select! {
+            biased;
+            _ = outbox.killed() => break Exit::Killed,
+            _ = &mut wake => {}
+            _ = sleep_until_opt(next) => {}
+        }
+    };
+    if let Exit::Killed = exit {
+        // Finish the frame in flight (a half-written frame would garble the
+        // stream), then say why; queued messages are dropped.
+        if let Some(f) = outbox.kill_frame() {
+            batch.put_slice(&f);
+        }
+        let _ = tokio::time::timeout(LAST_WORDS, batch.write_to(&mut sock)).await;
+    }
+    if !matches!(exit, Exit::Io) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), sock.shutdown()).await;
+    }
+    outbox.closed.cancel();
+    outbox.clear();
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Encodes drained items as frames for `q`'s subscriber; returns the number
+/// of messages.
+fn encode(q: &SubscriberQueue, items: &[Item], batch: &mut WriteBatch) -> u64 {
+    let sub = q.sub_id;
+    let max_batch = q.limits.max_batch.min(u16::MAX as usize);
+    let mut delivered = 0u64;
+    let mut i = 0;
+    while i < items.len() {
+        match &items[i] {
+            Item::Msg(_) if max_batch > 1 => {
+                let mut j = i;
+                let mut bodies = 0;
+                while j < items.len() && j - i < max_batch {
+                    match &items[j] {
+                        Item::Msg(m) if j == i || bodies + m.body.len() <= MAX_BATCH_FRAME => {
+                            bodies += m.body.len();
+                            j += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                let count = j - i;
+                batch.put_slice(&message_batch_header(sub, count as u16, bodies));
+                for it in &items[i..j] {
+                    if let Item::Msg(m) = it {
+                        batch.put_slice(&(m.body.len() as u32).to_be_bytes());
+                        batch.put_shared(&m.body);
+                    }
+                }
+                delivered += count as u64;
+                i = j;
+                continue;
+            }
+            Item::Msg(m) => {
+                batch.put_slice(&message_header(sub, m.body.len()));
+                batch.put_shared(&m.body);
+                delivered += 1;
+            }
+            Item::Gap(g) => {
+                batch.put_slice(&g.to_frame(sub).to_bytes());
+                q.counters.gap_notices.fetch_add(1, Relaxed);
+            }
+            Item::Frame(f) => batch.put_shared(f),
+            Item::Hole => {}
+        }
+        i += 1;
+    }
+    q.note_delivered(delivered);
+    delivered
+}
