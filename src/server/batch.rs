@@ -20,6 +20,10 @@ pub struct WriteBatch {
     segs: Vec<Bytes>,
     cur: BytesMut,
     len: usize,
+    /// Write progress: first unwritten segment and offset into it. Kept in
+    /// the batch so an interrupted write can be resumed exactly.
+    idx: usize,
+    off: usize,
 }
 
 impl WriteBatch {
@@ -65,11 +69,12 @@ impl WriteBatch {
     }
 
     /// Writes the whole batch with as few `writev` calls as possible and
-    /// empties it.
+    /// empties it. Cancel-safe: if the future is dropped, the batch keeps
+    /// what was not yet written, and a later call continues from there.
     pub async fn write_to<W: AsyncWriteExt + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.seal();
-        let (mut idx, mut off) = (0usize, 0usize);
-        while idx < self.segs.len() {
+        while self.idx < self.segs.len() {
+            let (idx, off) = (self.idx, self.off);
             let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
             let mut n_iov = 0;
             for (k, s) in self.segs[idx..].iter().take(MAX_IOVECS).enumerate() {
@@ -81,19 +86,20 @@ impl WriteBatch {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             while n > 0 {
-                let left = self.segs[idx].len() - off;
+                let left = self.segs[self.idx].len() - self.off;
                 if n >= left {
                     n -= left;
-                    idx += 1;
-                    off = 0;
+                    self.idx += 1;
+                    self.off = 0;
                 } else {
-                    off += n;
+                    self.off += n;
                     n = 0;
                 }
             }
         }
         self.segs.clear();
         self.len = 0;
+        self.idx = 0;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spate_proto::{message_batch_header, message_header};
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 
@@ -26,9 +26,13 @@ const MAX_BATCH_FRAME: usize = 1024 * 1024;
 
 enum Exit {
     Finished,
-    Killed { partial: bool },
+    Killed,
     Io,
 }
+
+/// How long a killed connection gets to take the rest of the batch in
+/// flight plus the ERROR frame saying why, before it is closed regardless.
+const LAST_WORDS: Duration = Duration::from_secs(2);
 
 /// Runs until the outbox is finished and flushed, the connection is
 /// killed, or the socket fails.
@@ -76,13 +80,13 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
             let n = batch.len() as u64;
             tokio::select! {
                 biased;
-                _ = outbox.killed() => break Exit::Killed { partial: true },
+                _ = outbox.killed() => break Exit::Killed,
                 r = batch.write_to(&mut sock) => if r.is_err() { break Exit::Io },
             }
             conn.bytes_out.fetch_add(n, Relaxed);
         }
         if outbox.is_killed() {
-            break Exit::Killed { partial: false };
+            break Exit::Killed;
         }
         if !carry.is_empty() {
             tokio::task::yield_now().await;
@@ -94,15 +98,18 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
         let next = timers.iter().map(|t| t.0).min();
         tokio::select! {
             biased;
-            _ = outbox.killed() => break Exit::Killed { partial: false },
+            _ = outbox.killed() => break Exit::Killed,
             _ = &mut wake => {}
             _ = sleep_until_opt(next) => {}
         }
     };
-    if let Exit::Killed { partial: false } = exit {
+    if let Exit::Killed = exit {
+        // Finish the frame in flight (a half-written frame would garble the
+        // stream), then say why; queued messages are dropped.
         if let Some(f) = outbox.kill_frame() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), sock.write_all(&f)).await;
+            batch.put_slice(&f);
         }
+        let _ = tokio::time::timeout(LAST_WORDS, batch.write_to(&mut sock)).await;
     }
     if !matches!(exit, Exit::Io) {
         let _ = tokio::time::timeout(Duration::from_secs(1), sock.shutdown()).await;

@@ -101,6 +101,28 @@ impl RawClient {
     /// Connects and completes HELLO/WELCOME.
     pub async fn connect(addr: SocketAddr) -> RawClient {
         let mut c = RawClient::connect_raw(addr).await;
+        c.hello().await;
+        c
+    }
+
+    /// Connects with a tiny receive buffer, so that a client that stops
+    /// reading backs up into the server's queue quickly instead of into
+    /// the kernel.
+    pub async fn connect_slow(addr: SocketAddr) -> RawClient {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let s = sock.connect(addr).await.expect("connect");
+        s.set_nodelay(true).unwrap();
+        let mut c = RawClient {
+            io: Framed::new(s, Codec::new(64 * 1024 * 1024)),
+            welcome: None,
+        };
+        c.hello().await;
+        c
+    }
+
+    async fn hello(&mut self) {
+        let c = self;
         c.send(Frame::Hello(Hello {
             version: 1,
             flags: 0,
@@ -112,7 +134,6 @@ impl RawClient {
             Frame::Welcome(w) => c.welcome = Some(w),
             f => panic!("expected WELCOME, got {f:?}"),
         }
-        c
     }
 
     /// Sends one frame.
@@ -239,5 +260,60 @@ pub fn publish(request_id: u32, topic: &str, payload: impl Into<Bytes>, ack: boo
         key: None,
         headers: Vec::new(),
         payload: payload.into(),
+    }
+}
+
+/// What a subscription received, tallied.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Seqs of delivered messages, in arrival order.
+    pub seqs: Vec<u64>,
+    /// Payloads, in arrival order.
+    pub payloads: Vec<Bytes>,
+    /// Keys, in arrival order.
+    pub keys: Vec<Option<String>>,
+    /// GAP frames, in arrival order.
+    pub gaps: Vec<spate_proto::Gap>,
+    /// Sum of GAP counts.
+    pub lost: u64,
+}
+
+impl Tally {
+    /// Delivered plus announced lost.
+    pub fn accounted(&self) -> u64 {
+        self.seqs.len() as u64 + self.lost
+    }
+
+    /// Records one frame; returns false for frames that are not deliveries.
+    pub fn record(&mut self, f: Frame) -> bool {
+        match f {
+            Frame::Message { message, .. } => self.msg(message),
+            Frame::MessageBatch { messages, .. } => messages.into_iter().for_each(|m| self.msg(m)),
+            Frame::Gap(g) => {
+                self.lost += g.count;
+                self.gaps.push(g);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn msg(&mut self, m: spate_proto::Message) {
+        self.seqs.push(m.seq);
+        self.keys.push(m.key.map(|k| k.to_string()));
+        self.payloads.push(m.payload);
+    }
+}
+
+impl RawClient {
+    /// Reads deliveries until `total` messages are accounted for
+    /// (delivered + announced lost).
+    pub async fn tally_until(&mut self, total: u64) -> Tally {
+        let mut t = Tally::default();
+        while t.accounted() < total {
+            let f = self.recv_skip_ping().await;
+            assert!(t.record(f.clone()), "unexpected frame {f:?}");
+        }
+        t
     }
 }
