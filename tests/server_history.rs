@@ -19,8 +19,16 @@ async fn publish_n(addr: std::net::SocketAddr, topic: &str, n: u64) -> u64 {
     let mut p = RawClient::connect(addr).await;
     let mut epoch = 0;
     for i in 0..n {
-        p.send(Frame::Publish(publish(i as u32, topic, format!("m{i}"), true))).await;
-        let Frame::PubAck { epoch: e, .. } = p.recv().await else { panic!() };
+        p.send(Frame::Publish(publish(
+            i as u32,
+            topic,
+            format!("m{i}"),
+            true,
+        )))
+        .await;
+        let Frame::PubAck { epoch: e, .. } = p.recv().await else {
+            panic!()
+        };
         epoch = e;
     }
     epoch
@@ -47,9 +55,19 @@ async fn last_n_replays_the_tail() {
     publish_n(srv.addr, "hist.b", 10).await;
     let mut s = RawClient::connect(srv.addr).await;
     let sub = s
-        .subscribe(1, "hist.b", SubscribeOptions { start: Start::LastN(3), ..Default::default() })
+        .subscribe(
+            1,
+            "hist.b",
+            SubscribeOptions {
+                start: Start::LastN(3),
+                ..Default::default()
+            },
+        )
         .await;
-    assert_eq!((sub.start, sub.first_seq, sub.last_seq), (StartStatus::Replay, 8, 10));
+    assert_eq!(
+        (sub.start, sub.first_seq, sub.last_seq),
+        (StartStatus::Replay, 8, 10)
+    );
     assert!(s.tally_until(3).await.seqs.iter().copied().eq(8..=10));
     srv.stop().await;
 }
@@ -67,11 +85,17 @@ async fn a_position_no_longer_retained_is_announced_not_skipped() {
     let epoch = publish_n(srv.addr, "short.h", 10).await;
     let mut s = RawClient::connect(srv.addr).await;
     let sub = s.subscribe(1, "short.h", from(2, epoch)).await;
-    assert_eq!((sub.start, sub.first_seq, sub.last_seq), (StartStatus::Truncated, 6, 10));
+    assert_eq!(
+        (sub.start, sub.first_seq, sub.last_seq),
+        (StartStatus::Truncated, 6, 10)
+    );
     match s.recv().await {
         Frame::Gap(g) => {
             assert_eq!(g.reason, GapReason::NotRetained);
-            assert_eq!((g.count, g.first_seq, g.last_seq, g.topic.as_str()), (4, 2, 5, "short.h"));
+            assert_eq!(
+                (g.count, g.first_seq, g.last_seq, g.topic.as_str()),
+                (4, 2, 5, "short.h")
+            );
         }
         f => panic!("expected GAP first, got {f:?}"),
     }
@@ -109,7 +133,8 @@ async fn replay_races_with_live_publishing_without_gap_or_duplicate() {
     let publisher = tokio::spawn(async move {
         let mut p = RawClient::connect(addr).await;
         for i in 0..800u32 {
-            p.feed(Frame::Publish(publish(i, "hist.race", "x", false))).await;
+            p.feed(Frame::Publish(publish(i, "hist.race", "x", false)))
+                .await;
             if i % 50 == 0 {
                 p.flush_io().await;
             }
@@ -128,7 +153,11 @@ async fn replay_races_with_live_publishing_without_gap_or_duplicate() {
     for (mut s, sub) in subs {
         assert!(matches!(sub.start, StartStatus::Replay | StartStatus::Live));
         let t = s.tally_until(800).await;
-        assert!(t.seqs.iter().copied().eq(1..=800), "contiguous, no duplicate (start {:?})", sub.start);
+        assert!(
+            t.seqs.iter().copied().eq(1..=800),
+            "contiguous, no duplicate (start {:?})",
+            sub.start
+        );
     }
     srv.stop().await;
 }
@@ -143,6 +172,7 @@ async fn wildcard_subscriptions_cannot_replay() {
         options: from(1, 0),
     })
     .await;
-    s.expect_error(spate_proto::ErrorCode::InvalidOption, false).await;
+    s.expect_error(spate_proto::ErrorCode::InvalidOption, false)
+        .await;
     srv.stop().await;
 }

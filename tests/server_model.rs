@@ -62,18 +62,31 @@ async fn catch_up(s: &mut Sub, upto: u64) {
     }
 }
 
-async fn subscribe(addr: std::net::SocketAddr, t: usize, from: u64, epoch: u64, published: u64) -> Sub {
+async fn subscribe(
+    addr: std::net::SocketAddr,
+    t: usize,
+    from: u64,
+    epoch: u64,
+    published: u64,
+) -> Sub {
     let mut client = RawClient::connect(addr).await;
     let opts = SubscribeOptions {
         start: Start::FromSeq { seq: from, epoch },
         ..Default::default()
     };
     let sub = client.subscribe(1, &topic(t), opts).await;
-    assert_eq!(sub.last_seq, published, "SUBSCRIBED reports the topic's last seq");
+    assert_eq!(
+        sub.last_seq, published,
+        "SUBSCRIBED reports the topic's last seq"
+    );
     let from = from.max(1);
     // Model: a position beyond the end starts live; otherwise replay starts
     // at `from`, or at the earliest retained seq after a NOT_RETAINED gap.
-    let next = if from > published { published + 1 } else { from };
+    let next = if from > published {
+        published + 1
+    } else {
+        from
+    };
     Sub {
         topic: t,
         client,
@@ -97,8 +110,12 @@ async fn run(ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Publish(t) => {
-                publisher.send(Frame::Publish(publish(0, &topic(t), "x", true))).await;
-                let Frame::PubAck { seq, .. } = publisher.recv().await else { panic!() };
+                publisher
+                    .send(Frame::Publish(publish(0, &topic(t), "x", true)))
+                    .await;
+                let Frame::PubAck { seq, .. } = publisher.recv().await else {
+                    panic!()
+                };
                 published[t] += 1;
                 assert_eq!(seq, published[t], "seqs are assigned 1, 2, 3, …");
             }
@@ -127,7 +144,10 @@ async fn run(ops: Vec<Op>) {
     for s in subs.iter_mut() {
         let upto = published[s.topic];
         catch_up(s, upto).await;
-        assert!(s.client.barrier().await.is_empty(), "nothing beyond the last publish");
+        assert!(
+            s.client.barrier().await.is_empty(),
+            "nothing beyond the last publish"
+        );
     }
     srv.stop().await;
 }

@@ -13,7 +13,13 @@ use spate_proto::{
     Text,
 };
 
-async fn put(c: &mut RawClient, topic: &str, key: &str, value: &str, condition: Condition) -> StateReply {
+async fn put(
+    c: &mut RawClient,
+    topic: &str,
+    key: &str,
+    value: &str,
+    condition: Condition,
+) -> StateReply {
     c.send(Frame::StatePut {
         request_id: 9,
         topic: Text::from(topic),
@@ -65,11 +71,21 @@ async fn put_get_and_compare_and_set() {
     let r1 = put(&mut c, "cfg.app", "color", "red", Condition::IfAbsent).await;
     assert_eq!((r1.status, r1.revision), (StateStatus::Ok, 1));
     let g = get(&mut c, "cfg.app", "color").await;
-    assert_eq!((g.status, g.revision, g.value.as_deref()), (StateStatus::Ok, 1, Some(&b"red"[..])));
+    assert_eq!(
+        (g.status, g.revision, g.value.as_deref()),
+        (StateStatus::Ok, 1, Some(&b"red"[..]))
+    );
 
     let conflict = put(&mut c, "cfg.app", "color", "blue", Condition::IfAbsent).await;
-    assert_eq!((conflict.status, conflict.revision), (StateStatus::Conflict, 1));
-    assert_eq!(conflict.value.as_deref(), Some(&b"red"[..]), "conflict carries the current value");
+    assert_eq!(
+        (conflict.status, conflict.revision),
+        (StateStatus::Conflict, 1)
+    );
+    assert_eq!(
+        conflict.value.as_deref(),
+        Some(&b"red"[..]),
+        "conflict carries the current value"
+    );
 
     let stale = put(&mut c, "cfg.app", "color", "blue", Condition::IfRevision(7)).await;
     assert_eq!((stale.status, stale.revision), (StateStatus::Conflict, 1));
@@ -82,9 +98,20 @@ async fn put_get_and_compare_and_set() {
     assert_eq!((d.status, d.revision), (StateStatus::Conflict, 3));
     let d = del(&mut c, "cfg.app", "color", Condition::IfRevision(3)).await;
     assert_eq!((d.status, d.revision), (StateStatus::Ok, 4));
-    assert_eq!(get(&mut c, "cfg.app", "color").await.status, StateStatus::NotFound);
-    assert_eq!(del(&mut c, "cfg.app", "color", Condition::None).await.status, StateStatus::NotFound);
-    assert_eq!(get(&mut c, "cfg.none", "x").await.status, StateStatus::NotFound);
+    assert_eq!(
+        get(&mut c, "cfg.app", "color").await.status,
+        StateStatus::NotFound
+    );
+    assert_eq!(
+        del(&mut c, "cfg.app", "color", Condition::None)
+            .await
+            .status,
+        StateStatus::NotFound
+    );
+    assert_eq!(
+        get(&mut c, "cfg.none", "x").await.status,
+        StateStatus::NotFound
+    );
 
     c.send(Frame::StatePut {
         request_id: 5,
@@ -94,7 +121,8 @@ async fn put_get_and_compare_and_set() {
         value: Bytes::new(),
     })
     .await;
-    c.expect_error(spate_proto::ErrorCode::InvalidKey, false).await;
+    c.expect_error(spate_proto::ErrorCode::InvalidKey, false)
+        .await;
     srv.stop().await;
 }
 
@@ -102,15 +130,26 @@ async fn put_get_and_compare_and_set() {
 async fn state_changes_are_messages_on_the_topic() {
     let srv = start_default().await;
     let mut s = RawClient::connect(srv.addr).await;
-    s.subscribe(1, "cfg.msgs", SubscribeOptions::default()).await;
+    s.subscribe(1, "cfg.msgs", SubscribeOptions::default())
+        .await;
     let mut c = RawClient::connect(srv.addr).await;
     put(&mut c, "cfg.msgs", "k", "v1", Condition::None).await;
     del(&mut c, "cfg.msgs", "k", Condition::None).await;
-    let Frame::Message { message: m1, .. } = s.recv().await else { panic!() };
-    assert_eq!((m1.seq, m1.state, m1.key.as_deref()), (1, Some(StateChange::Put), Some("k")));
+    let Frame::Message { message: m1, .. } = s.recv().await else {
+        panic!()
+    };
+    assert_eq!(
+        (m1.seq, m1.state, m1.key.as_deref()),
+        (1, Some(StateChange::Put), Some("k"))
+    );
     assert_eq!(&m1.payload[..], b"v1");
-    let Frame::Message { message: m2, .. } = s.recv().await else { panic!() };
-    assert_eq!((m2.seq, m2.state, m2.payload.len()), (2, Some(StateChange::Delete), 0));
+    let Frame::Message { message: m2, .. } = s.recv().await else {
+        panic!()
+    };
+    assert_eq!(
+        (m2.seq, m2.state, m2.payload.len()),
+        (2, Some(StateChange::Delete), 0)
+    );
     srv.stop().await;
 }
 
@@ -119,7 +158,14 @@ async fn list_pages_through_keys_in_order() {
     let srv = start_default().await;
     let mut c = RawClient::connect(srv.addr).await;
     for i in 0..25 {
-        put(&mut c, "cfg.list", &format!("key{i:02}"), &i.to_string(), Condition::None).await;
+        put(
+            &mut c,
+            "cfg.list",
+            &format!("key{i:02}"),
+            &i.to_string(),
+            Condition::None,
+        )
+        .await;
     }
     let mut after = String::new();
     let mut keys = Vec::new();
@@ -131,7 +177,9 @@ async fn list_pages_through_keys_in_order() {
             limit: 10,
         })
         .await;
-        let Frame::StateListReply { entries, more, .. } = c.recv().await else { panic!() };
+        let Frame::StateListReply { entries, more, .. } = c.recv().await else {
+            panic!()
+        };
         assert!(entries.len() <= 10);
         keys.extend(entries.iter().map(|e| e.key.to_string()));
         if !more {
@@ -160,7 +208,10 @@ async fn concurrent_read_modify_write_never_loses_an_update() {
                     let g = get(&mut c, "race.counter", "n").await;
                     let (cur, cond) = match g.status {
                         StateStatus::Ok => {
-                            let v: u64 = std::str::from_utf8(g.value.as_ref().unwrap()).unwrap().parse().unwrap();
+                            let v: u64 = std::str::from_utf8(g.value.as_ref().unwrap())
+                                .unwrap()
+                                .parse()
+                                .unwrap();
                             (v, Condition::IfRevision(g.revision))
                         }
                         _ => (0, Condition::IfAbsent),
@@ -182,7 +233,11 @@ async fn concurrent_read_modify_write_never_loses_an_update() {
     }
     let mut c = RawClient::connect(srv.addr).await;
     let g = get(&mut c, "race.counter", "n").await;
-    assert_eq!(g.value.as_deref(), Some((CLIENTS * EACH).to_string().as_bytes()), "no update lost");
+    assert_eq!(
+        g.value.as_deref(),
+        Some((CLIENTS * EACH).to_string().as_bytes()),
+        "no update lost"
+    );
     assert!(conflicts > 0, "contention produced conflicts");
     srv.stop().await;
 }
@@ -210,7 +265,14 @@ async fn a_snapshot_subscription_racing_with_writers_misses_and_repeats_nothing(
     for i in 0..5 {
         let mut s = RawClient::connect(srv.addr).await;
         let sub = s
-            .subscribe(i, "snap.t", SubscribeOptions { start: Start::Snapshot, ..Default::default() })
+            .subscribe(
+                i,
+                "snap.t",
+                SubscribeOptions {
+                    start: Start::Snapshot,
+                    ..Default::default()
+                },
+            )
             .await;
         assert_eq!(sub.start, StartStatus::Snapshot);
         views.push((s, sub));
@@ -221,22 +283,42 @@ async fn a_snapshot_subscription_racing_with_writers_misses_and_repeats_nothing(
     }
     let mut c = RawClient::connect(srv.addr).await;
     let mut truth = BTreeMap::new();
-    c.send(Frame::StateList { request_id: 1, topic: Text::from("snap.t"), after: Text::default(), limit: 0 }).await;
-    let Frame::StateListReply { entries, .. } = c.recv().await else { panic!() };
+    c.send(Frame::StateList {
+        request_id: 1,
+        topic: Text::from("snap.t"),
+        after: Text::default(),
+        limit: 0,
+    })
+    .await;
+    let Frame::StateListReply { entries, .. } = c.recv().await else {
+        panic!()
+    };
     for e in entries {
         truth.insert(e.key.to_string(), (e.revision, e.value));
     }
     // The topic's final seq (deletes of absent keys publish nothing).
-    let final_seq = srv.broker.existing_topic("snap.t").unwrap().inner.lock().seq;
+    let final_seq = srv
+        .broker
+        .existing_topic("snap.t")
+        .unwrap()
+        .inner
+        .lock()
+        .seq;
     for (mut s, sub) in views {
         let mut view: BTreeMap<String, (u64, Bytes)> = BTreeMap::new();
         let mut last_live = sub.last_seq;
         let mut seen_seq = std::collections::HashSet::new();
         while last_live < final_seq {
-            let Frame::Message { message: m, .. } = s.recv_skip_ping().await else { panic!() };
+            let Frame::Message { message: m, .. } = s.recv_skip_ping().await else {
+                panic!()
+            };
             assert!(seen_seq.insert(m.seq), "seq {} delivered twice", m.seq);
             if m.seq > sub.last_seq {
-                assert_eq!(m.seq, last_live + 1, "live changes are contiguous after the snapshot");
+                assert_eq!(
+                    m.seq,
+                    last_live + 1,
+                    "live changes are contiguous after the snapshot"
+                );
                 last_live = m.seq;
             }
             let key = m.key.unwrap().to_string();

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use spate_proto::{Condition, StateChange, StateReply, StateStatus};
+use spate_proto::{Condition, StateChange, StateEntry, StateReply, StateStatus, Text};
 
 use super::publish::Append;
 use super::state::Entry;
@@ -138,8 +138,8 @@ impl Broker {
         })
     }
 
-    /// Lists keys of `topic` after `after`: `(key, revision, value)` in key
-    /// order, and whether more follow. `max_bytes` caps the page so the
+    /// Lists keys of `topic` after `after`, in key order, and whether more
+    /// follow. `max_bytes` caps the page so the
     /// reply fits in a frame.
     pub fn state_list(
         &self,
@@ -147,7 +147,7 @@ impl Broker {
         after: &str,
         limit: usize,
         max_bytes: usize,
-    ) -> Result<(Vec<(String, u64, Bytes)>, bool), BrokerError> {
+    ) -> Result<(Vec<StateEntry>, bool), BrokerError> {
         self.check_topic(topic)?;
         let Some(t) = self.existing_topic(topic) else {
             return Ok((Vec::new(), false));
@@ -156,7 +156,11 @@ impl Broker {
         let (page, more) = inner.state.page(after, limit, max_bytes);
         let entries = page
             .into_iter()
-            .map(|(k, e)| (k.to_owned(), e.revision, e.value.clone()))
+            .map(|(k, e)| StateEntry {
+                key: Text::from(k),
+                revision: e.revision,
+                value: e.value.clone(),
+            })
             .collect();
         Ok((entries, more))
     }

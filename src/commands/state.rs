@@ -1,7 +1,7 @@
 //! STATE_PUT, STATE_DEL, STATE_GET, STATE_LIST: versioned key/value state
 //! with compare-and-set, answered with STATE_REPLY / STATE_LIST_REPLY.
 
-use spate_proto::{ErrorCode, Frame, StateEntry, Text};
+use spate_proto::{ErrorCode, Frame};
 
 use crate::server::session::Session;
 
@@ -61,14 +61,7 @@ pub async fn apply(s: &mut Session, frame: Frame) {
                 .map(|(entries, more)| Frame::StateListReply {
                     request_id: *request_id,
                     more,
-                    entries: entries
-                        .into_iter()
-                        .map(|(key, revision, value)| StateEntry {
-                            key: Text::from(key),
-                            revision,
-                            value,
-                        })
-                        .collect(),
+                    entries,
                 });
             (*request_id, r)
         }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use spate_proto::Policy;
 
 /// Every server setting. Field names are the TOML keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Listeners.
@@ -120,7 +120,7 @@ pub struct HistoryOverride {
 }
 
 /// Rate limits.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     /// Messages per second one connection may publish (0 = unlimited). A
@@ -207,15 +207,6 @@ impl Default for History {
     }
 }
 
-impl Default for RateLimits {
-    fn default() -> Self {
-        RateLimits {
-            publish_per_connection: 0,
-            max_subscriber_rate: 0,
-        }
-    }
-}
-
 impl Default for Timeouts {
     fn default() -> Self {
         Timeouts {
@@ -232,20 +223,6 @@ impl Default for Log {
         Log {
             level: "info".into(),
             format: "text".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            limits: Limits::default(),
-            queues: Queues::default(),
-            history: History::default(),
-            rate_limits: RateLimits::default(),
-            timeouts: Timeouts::default(),
-            log: Log::default(),
         }
     }
 }

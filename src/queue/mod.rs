@@ -15,6 +15,7 @@ pub mod gap;
 pub mod item;
 pub mod limits;
 pub mod rate;
+mod stream;
 pub mod subscriber;
 
 pub use budget::Budget;

@@ -6,7 +6,6 @@
 //! subscriber leaves a [`GapMarker`] where it was, so the subscriber is told
 //! exactly what it lost, in stream order.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +21,7 @@ use super::gap::GapMarker;
 use super::item::{Item, Msg};
 use super::limits::QueueLimits;
 use super::rate::TokenBucket;
+use super::stream::State;
 
 /// Who drains a queue: the connection's outbox. The queue asks it to
 /// schedule a drain when it goes from idle to non-empty, and to close the
@@ -58,10 +58,6 @@ pub enum DrainState {
     WaitUntil(Instant),
 }
 
-/// Entries beyond the live messages (gap markers, holes) tolerated before
-/// the queue compacts itself.
-const COMPACT_SLACK: usize = 64;
-
 /// One subscription's queue.
 pub struct SubscriberQueue {
     /// Client-chosen subscription id.
@@ -78,23 +74,6 @@ pub struct SubscriberQueue {
     budget: Arc<Budget>,
     state: Mutex<State>,
     space: Notify,
-}
-
-struct State {
-    items: VecDeque<Item>,
-    /// Absolute position of `items[0]`; conflation indexes by position.
-    head_pos: u64,
-    live_msgs: usize,
-    live_bytes: usize,
-    /// Gap and hole entries in `items`.
-    markers: usize,
-    scheduled: bool,
-    closed: bool,
-    full_since: Option<Instant>,
-    first_queued_at: Option<Instant>,
-    /// `conflate` only: conflation key → position of its queued message.
-    index: HashMap<u64, u64>,
-    bucket: Option<TokenBucket>,
 }
 
 impl SubscriberQueue {
@@ -117,19 +96,7 @@ impl SubscriberQueue {
             counters: SubCounters::default(),
             sched,
             budget,
-            state: Mutex::new(State {
-                items: VecDeque::new(),
-                head_pos: 0,
-                live_msgs: 0,
-                live_bytes: 0,
-                markers: 0,
-                scheduled: false,
-                closed: false,
-                full_since: None,
-                first_queued_at: None,
-                index: HashMap::new(),
-                bucket,
-            }),
+            state: Mutex::new(State::new(bucket)),
             space: Notify::new(),
         }
     }
@@ -255,14 +222,7 @@ impl SubscriberQueue {
         reason: GapReason,
     ) -> PushOutcome {
         self.counters.add_lost(reason, 1);
-        let marker = GapMarker::of(msg, reason);
-        match st.items.back_mut() {
-            Some(Item::Gap(g)) if g.reason == reason => g.merge(&marker),
-            _ => {
-                st.items.push_back(Item::Gap(marker));
-                st.markers += 1;
-            }
-        }
+        st.append_gap(GapMarker::of(msg, reason));
         self.schedule_locked(st);
         PushOutcome::Lost
     }
@@ -290,75 +250,8 @@ impl SubscriberQueue {
             }
         }
         self.counters.add_lost(reason, 1);
-        let marker = GapMarker::of(&m, reason);
-        st.markers += 1;
-        // Merge with the nearest entry before `i` that is not a hole, if it
-        // is a gap of the same reason. The merged marker takes the later
-        // place and the earlier one becomes the hole, so holes collect at
-        // the front, where they are trimmed at once (drop-oldest evicts
-        // there all the time). Compaction cleans up the rest.
-        st.items[i] = Item::Gap(marker);
-        let prev = (i.saturating_sub(8)..i)
-            .rev()
-            .find(|&j| !matches!(st.items[j], Item::Hole));
-        if let Some(j) = prev {
-            if matches!(&st.items[j], Item::Gap(g) if g.reason == reason) {
-                let Item::Gap(earlier) = std::mem::replace(&mut st.items[j], Item::Hole) else {
-                    unreachable!("checked above");
-                };
-                if let Item::Gap(later) = &mut st.items[i] {
-                    later.merge(&earlier);
-                }
-            }
-        }
-        while matches!(st.items.front(), Some(Item::Hole)) {
-            st.items.pop_front();
-            st.head_pos += 1;
-            st.markers -= 1;
-        }
-        if st.markers > st.live_msgs + COMPACT_SLACK {
-            self.compact(st);
-        }
-    }
-
-    /// Drops holes and merges each run of adjacent gap markers into at most
-    /// one marker per reason, so markers never outnumber messages by much.
-    fn compact(&self, st: &mut State) {
-        let old = std::mem::take(&mut st.items);
-        let mut run: Vec<GapMarker> = Vec::new();
-        let flush = |run: &mut Vec<GapMarker>, items: &mut VecDeque<Item>| {
-            for g in run.drain(..) {
-                items.push_back(Item::Gap(g));
-            }
-        };
-        for it in old {
-            match it {
-                Item::Hole => {}
-                Item::Gap(g) => match run.iter_mut().find(|r| r.reason == g.reason) {
-                    Some(r) => r.merge(&g),
-                    None => run.push(g),
-                },
-                other => {
-                    flush(&mut run, &mut st.items);
-                    st.items.push_back(other);
-                }
-            }
-        }
-        flush(&mut run, &mut st.items);
-        st.markers = st
-            .items
-            .iter()
-            .filter(|i| matches!(i, Item::Gap(_)))
-            .count();
-        if self.limits.policy == Policy::Conflate {
-            st.index.clear();
-            let head = st.head_pos;
-            for (k, it) in st.items.iter().enumerate() {
-                if let Item::Msg(m) = it {
-                    st.index.insert(m.ckey, head + k as u64);
-                }
-            }
-        }
+        let conflate = self.limits.policy == Policy::Conflate;
+        st.place_gap(i, GapMarker::of(&m, reason), conflate);
     }
 
     /// Moves what may be delivered now into `out` (at most about
@@ -483,6 +376,12 @@ impl SubscriberQueue {
     /// Cuts the subscriber off: its connection gets ERROR SLOW_CONSUMER and
     /// is closed.
     pub fn kill(&self, why: &str) {
+        let (msgs, bytes) = self.depth();
+        crate::log_limited!(
+            warn, "slow.kill", sub_id = self.sub_id, pattern = %self.pattern,
+            policy = %self.limits.policy, queued_msgs = msgs, queued_bytes = bytes, why,
+            "slow consumer: closing its connection"
+        );
         self.close();
         self.sched.kill(
             ErrorCode::SlowConsumer,

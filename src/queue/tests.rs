@@ -57,8 +57,11 @@ fn msg(seq: u64, key: u64) -> Msg {
     }
 }
 
-/// Drains everything: delivered seqs, and gaps as (reason, count, first, last).
-fn drain_all(q: &SubscriberQueue) -> (Vec<u64>, Vec<(GapReason, u64, u64, u64)>, Vec<String>) {
+/// A gap as (reason, count, first, last).
+type GapSummary = (GapReason, u64, u64, u64);
+
+/// Drains everything: delivered seqs, gaps, and the order of both.
+fn drain_all(q: &SubscriberQueue) -> (Vec<u64>, Vec<GapSummary>, Vec<String>) {
     let mut items = Vec::new();
     while q.drain(&mut items, usize::MAX, Instant::now()) == DrainState::More {}
     let (mut seqs, mut gaps, mut order) = (Vec::new(), Vec::new(), Vec::new());

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check and test of spate: formatting, lints, the whole test
+# suite (unit, property, integration over real sockets, CLI binary tests),
+# and the packaging checks (systemd unit verification, .deb build and
+# install). Run from anywhere: `bash scripts/test-all.sh`.
+#
+# What the tests need beyond the Rust toolchain is installed here when
+# possible (as root with apt-get, as on CI); otherwise those checks say
+# they are skipped and why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+have_root_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+if ! command -v systemd-analyze >/dev/null 2>&1 && have_root_apt; then
+  step "installing systemd (for systemd-analyze verify)"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+
+step "cargo test (workspace)"
+cargo test --workspace
+
+if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
+  step "packaging: build, inspect and install the .deb"
+  bash packaging/test-deb.sh
+fi
+
+step "all checks passed"
