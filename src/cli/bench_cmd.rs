@@ -1,12 +1,260 @@
-//! `spate bench` (placeholder).
+//! `spate bench`: the load generator (`crate::bench`) on the command
+//! line. One subcommand per scenario, plus `forwarder`, the byte
+//! forwarder used as the ceiling. Flags shared by every scenario live in
+//! [`Common`]; each scenario adds its own sizes and defaults.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use spate_proto::Policy;
+
+use crate::bench::{self, BenchConfig, BrokerKind, Scenario, SlowMode, SubOptions};
 
 /// Flags of `spate bench`.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {}
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario to run, or `forwarder` to serve the ceiling.
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// `spate bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// P publishers, S subscribers, one topic: throughput and latency.
+    Fanout(FanoutArgs),
+    /// Fixed moderate rate to S subscribers: tail latency unsaturated.
+    Latency(LatencyArgs),
+    /// T topics, one subscriber per topic spread over C connections.
+    ManyTopics(ManyTopicsArgs),
+    /// Fast subscribers with and without one slow subscriber.
+    Burst(BurstArgs),
+    /// Publish cost with N non-matching wildcard subscriptions vs none.
+    Wildcards(WildcardsArgs),
+    /// Serve the trivial byte forwarder (the ceiling) in the foreground.
+    Forwarder(ForwarderArgs),
+}
+
+/// Flags every scenario takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Target broker (selects the protocol adapter).
+    #[arg(long, value_enum, default_value = "spate")]
+    pub broker: BrokerKind,
+    /// Broker address (loopback only); default: the broker's usual port
+    /// (spate 7411, nats 4222, redis 6379, forwarder 7420).
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    /// Publisher connections.
+    #[arg(short = 'P', long, default_value_t = 1)]
+    pub publishers: usize,
+    /// Messages per publisher (default depends on the scenario).
+    #[arg(short = 'M', long)]
+    pub messages: Option<u64>,
+    /// Payload bytes (≥ 16; default depends on the scenario).
+    #[arg(short = 'B', long)]
+    pub payload: Option<usize>,
+    /// Total publish rate in msgs/s over all publishers (default: full
+    /// speed).
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Generator runtime worker threads; 0 = a single-threaded runtime.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Hard limit per phase, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Once publishing is done, a subscriber idle this long stops waiting
+    /// (milliseconds); what it lacks counts as lost.
+    #[arg(long, default_value_t = 2000)]
+    pub idle_ms: u64,
+    /// The broker's pid: adds its CPU use and peak memory to the report.
+    #[arg(long)]
+    pub broker_pid: Option<u32>,
+    /// spate: backpressure policy of every subscription.
+    #[arg(long)]
+    pub policy: Option<Policy>,
+    /// spate: queue limit in messages per subscription.
+    #[arg(long)]
+    pub queue: Option<u32>,
+    /// spate: queue limit in bytes per subscription.
+    #[arg(long)]
+    pub queue_bytes: Option<u64>,
+    /// spate: most messages per MESSAGE_BATCH frame.
+    #[arg(long)]
+    pub max_batch: Option<u16>,
+}
+
+/// `spate bench fanout`.
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Subscriber connections.
+    #[arg(short = 'S', long, default_value_t = 1)]
+    subscribers: usize,
+}
+
+/// `spate bench latency`.
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Subscriber connections.
+    #[arg(short = 'S', long, default_value_t = 10)]
+    subscribers: usize,
+    /// Seconds of publishing at the rate (sets --messages if not given).
+    #[arg(long, default_value_t = 5)]
+    duration: u64,
+}
+
+/// `spate bench many-topics`.
+#[derive(Debug, Args)]
+pub struct ManyTopicsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Topics, each with one subscription.
+    #[arg(short = 'T', long, default_value_t = 10_000)]
+    topics: usize,
+    /// Subscriber connections the subscriptions are spread over.
+    #[arg(short = 'C', long, default_value_t = 10)]
+    connections: usize,
+}
+
+/// `spate bench burst`.
+#[derive(Debug, Args)]
+pub struct BurstArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Fast subscriber connections.
+    #[arg(short = 'F', long, default_value_t = 10)]
+    fast: usize,
+    /// Messages per second the slow subscriber reads; 0 = it stalls
+    /// completely while the publisher runs.
+    #[arg(long, default_value_t = 1000)]
+    slow_rate: u64,
+}
+
+/// `spate bench wildcards`.
+#[derive(Debug, Args)]
+pub struct WildcardsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Non-matching wildcard subscriptions.
+    #[arg(short = 'N', long, default_value_t = 100_000)]
+    wildcards: usize,
+    /// Connections the wildcard subscriptions are spread over.
+    #[arg(short = 'C', long, default_value_t = 20)]
+    connections: usize,
+}
+
+/// `spate bench forwarder`.
+#[derive(Debug, Args)]
+pub struct ForwarderArgs {
+    /// Address to listen on (loopback).
+    #[arg(long, default_value = "127.0.0.1:7420")]
+    listen: SocketAddr,
+    /// Runtime worker threads; 0 = a single-threaded runtime.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
 
 /// Runs the command.
-pub fn run(_args: BenchArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (common, cfg) = match args.command {
+        BenchCommand::Forwarder(a) => return serve_forwarder(a),
+        BenchCommand::Fanout(a) => {
+            let mut cfg = base(&a.common, Scenario::Fanout, 100_000, 16);
+            cfg.subscribers = a.subscribers;
+            (a.common, cfg)
+        }
+        BenchCommand::Latency(a) => {
+            let rate = a.common.rate.unwrap_or(10_000);
+            let per_pub = rate * a.duration / a.common.publishers.max(1) as u64;
+            let mut cfg = base(&a.common, Scenario::Latency, per_pub.max(1), 16);
+            cfg.rate = Some(rate);
+            cfg.subscribers = a.subscribers;
+            (a.common, cfg)
+        }
+        BenchCommand::ManyTopics(a) => {
+            let mut cfg = base(&a.common, Scenario::ManyTopics, 200_000, 16);
+            cfg.topics = a.topics;
+            cfg.connections = a.connections;
+            (a.common, cfg)
+        }
+        BenchCommand::Burst(a) => {
+            let mut cfg = base(&a.common, Scenario::Burst, 200_000, 1024);
+            cfg.subscribers = a.fast;
+            cfg.slow = match a.slow_rate {
+                0 => SlowMode::Stall,
+                n => SlowMode::Rate(n),
+            };
+            (a.common, cfg)
+        }
+        BenchCommand::Wildcards(a) => {
+            let mut cfg = base(&a.common, Scenario::Wildcards, 200_000, 16);
+            cfg.wildcards = a.wildcards;
+            cfg.connections = a.connections;
+            (a.common, cfg)
+        }
+    };
+    let report = runtime(common.threads)?.block_on(bench::run(&cfg, common.threads))?;
+    if common.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {
+    let mut cfg = BenchConfig::new(scenario, c.broker);
+    cfg.addr = c.addr.unwrap_or(c.broker.default_addr());
+    cfg.publishers = c.publishers;
+    cfg.messages = c.messages.unwrap_or(messages);
+    cfg.payload = c.payload.unwrap_or(payload);
+    cfg.rate = c.rate;
+    cfg.timeout = Duration::from_secs(c.timeout);
+    cfg.idle = Duration::from_millis(c.idle_ms);
+    cfg.broker_pid = c.broker_pid;
+    cfg.sub_options = SubOptions {
+        policy: c.policy,
+        queue_msgs: c.queue,
+        queue_bytes: c.queue_bytes,
+        max_batch: c.max_batch,
+    };
+    cfg
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = if threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    b.enable_all().build().context("starting the tokio runtime")
+}
+
+fn serve_forwarder(a: ForwarderArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        a.listen.ip().is_loopback(),
+        "the forwarder listens on loopback only, not {}",
+        a.listen
+    );
+    runtime(a.threads)?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        eprintln!("spate bench forwarder listening on {}", a.listen);
+        bench::forwarder::serve(listener).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -1,12 +1,175 @@
-//! `spate serve` (placeholder until the server lands).
+//! `spate serve`: load the configuration (file, `SPATE_*`, flags), set up
+//! logging, bind the client and admin listeners, tell systemd we are ready,
+//! and run until SIGTERM or SIGINT. The first signal starts a graceful
+//! shutdown (stop accepting, GOAWAY to every client, drain queues for up to
+//! `timeouts.shutdown_drain_ms`) and the process exits 0 when it is done;
+//! a second signal exits at once with 128 + the signal number.
+//!
+//! SIGINT is treated exactly like SIGTERM: Ctrl-C in a terminal and
+//! `systemctl stop` (SIGTERM) both mean "drain and go".
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
+
+use crate::admin::{self, systemd, Exporter, StatsSource};
+use crate::config::{self, Config, ConfigFlags};
+use crate::server::Server;
+
+/// Grace past the drain deadline before the process gives up on a clean
+/// exit (the server itself closes what is left 2 s after the deadline).
+const EXIT_GRACE: Duration = Duration::from_secs(10);
 
 /// Flags of `spate serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Settings; each flag also reads the SPATE_* variable shown.
+    #[command(flatten)]
+    pub config: Box<ConfigFlags>,
+}
 
-/// Runs the broker.
-pub fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+/// Runs the broker until it has shut down.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let cfg = config::load(&args.config)
+        .map_err(|e| anyhow::anyhow!("{}", super::config_cmd::describe(&e)))?;
+    crate::logging::init(&cfg.log.level, &cfg.log.format)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("spate")
+        .build()
+        .context("starting the async runtime")?;
+    let code = rt.block_on(serve(cfg, args.config.config))?;
+    // Connections still closing after a drain deadline must not hold the
+    // exit up.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(code)
+}
+
+async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+    // Take over SIGTERM/SIGINT before anything else, so a signal during
+    // start-up is a clean shutdown rather than the default abrupt exit.
+    let signals = Signals::new()?;
+    let cfg = Arc::new(cfg);
+    let global_metrics = admin::install_global();
+    let server = Server::bind(cfg.clone()).await?;
+    let listen = server.local_addr();
+    let broker = server.broker();
+    let admin_listener = match cfg.server.admin_enabled {
+        true => Some(
+            TcpListener::bind(cfg.server.admin_listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot listen on {} (server.admin_listen)",
+                        cfg.server.admin_listen
+                    )
+                })?,
+        ),
+        false => None,
+    };
+    let admin_addr = admin_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // The admin listener outlives the drain, so /readyz reports 503 and
+    // /metrics stays scrapable while clients are being flushed.
+    let (admin_stop_tx, admin_stop_rx) = watch::channel(false);
+    let admin_task = admin_listener.map(|l| {
+        let source: Arc<dyn StatsSource> = broker.clone();
+        let stop = wait_for(admin_stop_rx);
+        tokio::spawn(admin::serve(l, source, Exporter::new(global_metrics), stop))
+    });
+    let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
+    tokio::spawn(signals.handle(stop_tx, drain));
+
+    let admin_text = admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    tracing::info!(
+        listen = %listen,
+        admin = %admin_text,
+        config = %file.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string()),
+        version = env!("CARGO_PKG_VERSION"),
+        "spate ready"
+    );
+    systemd::ready(&format!(
+        "serving clients on {listen}, admin on {admin_text}"
+    ));
+    // Pings start after READY=1: systemd counts the watchdog from there.
+    if let Some(every) = systemd::watchdog_interval(|k| std::env::var(k).ok()) {
+        tracing::info!(
+            interval_ms = every.as_millis() as u64,
+            "systemd watchdog enabled"
+        );
+        tokio::spawn(systemd::watchdog(every));
+    }
+
+    server.run(wait_for(stop_rx)).await?;
+    let _ = admin_stop_tx.send(true);
+
+    if let Some(task) = admin_task {
+        match tokio::time::timeout(Duration::from_secs(2), task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "admin listener failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "admin listener task failed"),
+            Ok(Ok(Ok(()))) | Err(_) => {}
+        }
+    }
+    tracing::info!("spate stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves once `rx` reads `true` (or its sender is gone).
+async fn wait_for(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// The two signals that mean "shut down".
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    /// Which signal arrived next, with its number.
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.term.recv() => ("SIGTERM", 15),
+            _ = self.int.recv() => ("SIGINT", 2),
+        }
+    }
+
+    /// First signal: start the graceful shutdown. Second signal, or the
+    /// drain running far past its deadline: exit at once.
+    async fn handle(mut self, stop: watch::Sender<bool>, drain: Duration) {
+        let (name, _) = self.next().await;
+        tracing::info!(
+            signal = name,
+            drain_ms = drain.as_millis() as u64,
+            "shutting down gracefully; send the signal again to exit at once"
+        );
+        systemd::stopping(&format!("{name}: draining clients"));
+        let _ = stop.send(true);
+        tokio::select! {
+            (name, num) = self.next() => {
+                tracing::warn!(signal = name, "second signal: exiting without draining");
+                std::process::exit(128 + num);
+            }
+            _ = tokio::time::sleep(drain + EXIT_GRACE) => {
+                tracing::error!("shutdown did not finish {EXIT_GRACE:?} after the drain deadline: exiting");
+                std::process::exit(1);
+            }
+        }
+    }
 }

@@ -376,6 +376,12 @@ impl SubscriberQueue {
     /// Cuts the subscriber off: its connection gets ERROR SLOW_CONSUMER and
     /// is closed.
     pub fn kill(&self, why: &str) {
+        let (msgs, bytes) = self.depth();
+        crate::log_limited!(
+            warn, "slow.kill", sub_id = self.sub_id, pattern = %self.pattern,
+            policy = %self.limits.policy, queued_msgs = msgs, queued_bytes = bytes, why,
+            "slow consumer: closing its connection"
+        );
         self.close();
         self.sched.kill(
             ErrorCode::SlowConsumer,

@@ -109,7 +109,7 @@ pub async fn handle(
         hello.client_name.to_string(),
     ));
     broker.register_connection(conn.clone());
-    tracing::info!(conn = conn.id, %peer, client = %conn.client_name, "client connected");
+    crate::log_limited!(info, "conn.open", conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());
     let writer = tokio::spawn(writer::run(outbox.clone(), wr, conn.clone()));
     let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone());
@@ -125,7 +125,20 @@ pub async fn handle(
     outbox.clear();
     broker.unregister_connection(conn.id);
     broker.counters.disconnected(reason);
-    tracing::info!(conn = conn.id, %peer, reason = reason.name(), "client disconnected");
+    let (msgs_in, msgs_out) = (
+        conn.messages_in.load(std::sync::atomic::Ordering::Relaxed),
+        conn.messages_out.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    match reason {
+        DisconnectReason::Client | DisconnectReason::Shutdown => crate::log_limited!(
+            info, "conn.close", conn = conn.id, %peer, client = %conn.client_name,
+            reason = reason.name(), msgs_in, msgs_out, subscriptions = subs.len(), "client disconnected"
+        ),
+        _ => crate::log_limited!(
+            warn, "conn.close.abnormal", conn = conn.id, %peer, client = %conn.client_name,
+            reason = reason.name(), msgs_in, msgs_out, subscriptions = subs.len(), "client disconnected"
+        ),
+    }
     reason
 }
 
@@ -136,7 +149,8 @@ async fn refuse(
     message: String,
     reason: DisconnectReason,
 ) -> DisconnectReason {
-    tracing::debug!(%code, %message, "refusing connection");
+    let peer = wr.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    crate::log_limited!(warn, "conn.refused", %peer, %code, %message, "refusing connection before HELLO completed");
     let f = Frame::error(code, 0, message).to_bytes();
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = wr.write_all(&f).await;

@@ -41,7 +41,7 @@ pub enum Stage {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// The client listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// Address asked for.
         addr: SocketAddr,
@@ -113,14 +113,14 @@ impl Server {
                                 });
                             }
                             Err(_) => {
-                                tracing::warn!(%peer, "connection refused: at max_connections");
+                                crate::log_limited!(warn, "conn.max", %peer, max = cfg.limits.max_connections, "connection refused: at max_connections");
                                 tracker.spawn(refuse_busy(sock, cfg.limits.max_connections));
                             }
                         }
                     }
                     Err(e) => {
                         // Usually EMFILE/ENFILE: back off instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
+                        crate::log_limited!(warn, "accept", error = %e, "accept failed");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(1));
                     }

@@ -110,7 +110,10 @@ impl Session {
                 _ = self.outbox.killed() => return,
             };
             if !ok {
-                tracing::warn!(sub_id = q.sub_id, pattern = %q.pattern, "block timeout: disconnecting slow subscriber");
+                crate::log_limited!(
+                    warn, "slow.block", publisher_conn = self.conn.id, sub_id = q.sub_id, pattern = %q.pattern,
+                    "block timeout: disconnecting the slow subscriber"
+                );
                 q.kill("queue stayed full past the block timeout");
             }
         }

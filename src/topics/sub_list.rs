@@ -73,9 +73,21 @@ impl<V> SubList<V> {
         Some(value)
     }
 
-    /// The values, for matching.
+    /// The values, in no particular order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
         self.entries.iter().map(|(_, value)| value)
+    }
+
+    /// Appends a clone of every value to `out`: the matching hot path, which
+    /// meets mostly empty lists and so checks for that before anything else.
+    #[inline]
+    pub(crate) fn append_to(&self, out: &mut Vec<V>)
+    where
+        V: Clone,
+    {
+        if !self.entries.is_empty() {
+            out.extend(self.values().cloned());
+        }
     }
 
     /// Whether the list is empty.

@@ -1,0 +1,112 @@
+//! The admin HTTP listener (axum): `GET /metrics` (Prometheus text),
+//! `GET /healthz` (200 while the process runs), `GET /readyz` (200 while
+//! accepting clients, 503 while shutting down) and `GET /v1/stats` (the
+//! [`StatsSnapshot`] as JSON). It has no authentication: it binds to
+//! loopback by default.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+
+use super::metrics::Exporter;
+use super::source::StatsSource;
+use crate::stats::StatsSnapshot;
+
+/// Content type of the Prometheus text exposition format.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone)]
+struct AdminState {
+    source: Arc<dyn StatsSource>,
+    exporter: Arc<Exporter>,
+}
+
+/// The admin routes over `source`, rendering metrics with `exporter`.
+pub fn router(source: Arc<dyn StatsSource>, exporter: Exporter) -> Router {
+    let state = AdminState {
+        source,
+        exporter: Arc::new(exporter),
+    };
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/stats", get(stats))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Serves the admin routes on `listener` until `shutdown` completes, then
+/// finishes the requests in flight and returns.
+pub async fn serve(
+    listener: TcpListener,
+    source: Arc<dyn StatsSource>,
+    exporter: Exporter,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(source, exporter))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Takes a snapshot on the blocking pool: with many topics it is real work.
+async fn snapshot(source: &Arc<dyn StatsSource>) -> Result<StatsSnapshot, Response> {
+    let source = Arc::clone(source);
+    tokio::task::spawn_blocking(move || source.stats())
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("stats failed: {e}\n"),
+            )
+                .into_response()
+        })
+}
+
+async fn metrics(State(st): State<AdminState>) -> Response {
+    let snap = match snapshot(&st.source).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let exporter = Arc::clone(&st.exporter);
+    match tokio::task::spawn_blocking(move || exporter.render(&snap)).await {
+        Ok(text) => ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("render failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<AdminState>) -> (StatusCode, &'static str) {
+    if st.source.is_accepting() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    }
+}
+
+async fn stats(State(st): State<AdminState>) -> Response {
+    match snapshot(&st.source).await {
+        Ok(s) => Json(s).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn not_found() -> (StatusCode, &'static str) {
+    (
+        StatusCode::NOT_FOUND,
+        "not found; try /metrics, /healthz, /readyz or /v1/stats\n",
+    )
+}

@@ -1,0 +1,25 @@
+//! What the admin listener needs from the broker, as a trait: a stats
+//! snapshot and whether new clients are accepted. The broker implements
+//! it; tests can hand the admin listener a fixed snapshot instead.
+
+use crate::stats::StatsSnapshot;
+
+/// A source of broker statistics for `/metrics`, `/readyz` and `/v1/stats`.
+pub trait StatsSource: Send + Sync + 'static {
+    /// A point-in-time picture of the broker. May walk every topic and
+    /// connection, so the admin listener calls it off the async workers.
+    fn stats(&self) -> StatsSnapshot;
+
+    /// Whether the server accepts new clients (false while shutting down).
+    fn is_accepting(&self) -> bool;
+}
+
+impl StatsSource for crate::broker::Broker {
+    fn stats(&self) -> StatsSnapshot {
+        crate::broker::Broker::stats(self)
+    }
+
+    fn is_accepting(&self) -> bool {
+        crate::broker::Broker::is_accepting(self)
+    }
+}
