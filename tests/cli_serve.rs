@@ -43,7 +43,6 @@ async fn serve() -> (Child, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs `spate serve` (on the ops branch, not yet on main)"]
 async fn serve_sub_and_pub_as_processes() {
     let (_server, addr) = serve().await;
     // `--from 1` makes the outcome independent of whether the subscriber
