@@ -47,6 +47,10 @@ pub enum BrokerError {
     /// A state key is empty or too long.
     #[error("state keys must be 1 to 1024 bytes")]
     InvalidKey,
+    /// Another error, passed on with its code (one error shared by every
+    /// message of a batch).
+    #[error("{1}")]
+    Refused(ErrorCode, String),
     /// Not allowed now (shutting down).
     #[error("{0}")]
     NotAllowed(&'static str),
@@ -72,6 +76,7 @@ impl BrokerError {
             BrokerError::StateFull(_) => ErrorCode::StateFull,
             BrokerError::InvalidKey => ErrorCode::InvalidKey,
             BrokerError::NotAllowed(_) => ErrorCode::NotAllowed,
+            BrokerError::Refused(code, _) => *code,
         }
     }
 }

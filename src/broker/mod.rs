@@ -31,7 +31,7 @@ use parking_lot::RwLock;
 pub use connections::ConnInfo;
 pub use counters::{Counters, DisconnectReason};
 pub use error::BrokerError;
-pub use publish::Published;
+pub use publish::{PublishScratch, Published};
 pub use topic::{Topic, TopicInner};
 
 use crate::config::Config;

@@ -33,25 +33,108 @@ pub(crate) struct Append<'a> {
     pub state: Option<StateChange>,
 }
 
+/// Per-connection scratch space for [`Broker::publish_many`], reused so
+/// the publish path does not allocate per batch.
+#[derive(Debug, Default)]
+pub struct PublishScratch {
+    msgs: Vec<Msg>,
+    receivers: Vec<u32>,
+}
+
 impl Broker {
-    /// Publishes `p`. Subscriptions with the `block` policy that are now
-    /// over their limit are added to `blocked`: the caller must wait for
-    /// them before reading more from its publisher.
-    pub fn publish(
+    /// Publishes a run of messages, as read from one socket read, in order:
+    /// consecutive messages to the same topic are appended under one lock
+    /// and pushed to each subscriber queue with one lock and one wake-up.
+    /// One result per message is appended to `out`.
+    pub fn publish_many(
         &self,
-        p: &Publish,
+        pubs: &[Publish],
+        out: &mut Vec<Result<Published, BrokerError>>,
         blocked: &mut Vec<Arc<SubscriberQueue>>,
-    ) -> Result<Published, BrokerError> {
-        self.check_topic(&p.topic)?;
-        let append = Append {
-            key: p.key.as_deref(),
-            headers: &p.headers,
-            payload: &p.payload,
-            state: None,
-        };
-        self.with_topic(&p.topic, |topic, inner| {
-            Ok(self.append(topic, inner, &append, blocked).0)
-        })
+        scratch: &mut PublishScratch,
+    ) {
+        let mut i = 0;
+        while i < pubs.len() {
+            let name = &pubs[i].topic;
+            if let Err(e) = self.check_topic(name) {
+                out.push(Err(e));
+                i += 1;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < pubs.len() && pubs[j].topic == *name {
+                j += 1;
+            }
+            let run = &pubs[i..j];
+            let r = self.with_topic(name, |topic, inner| {
+                self.append_run(topic, inner, run, out, blocked, scratch);
+                Ok(())
+            });
+            if let Err(e) = r {
+                let msg = e.to_string();
+                out.extend(run.iter().map(|_| Err(BrokerError::Refused(e.code(), msg.clone()))));
+            }
+            i = j;
+        }
+    }
+
+    fn append_run(
+        &self,
+        topic: &Topic,
+        inner: &mut TopicInner,
+        run: &[Publish],
+        out: &mut Vec<Result<Published, BrokerError>>,
+        blocked: &mut Vec<Arc<SubscriberQueue>>,
+        scratch: &mut PublishScratch,
+    ) {
+        self.refresh_matches(topic, inner);
+        let timestamp_us = now_us();
+        let first = out.len();
+        scratch.msgs.clear();
+        for p in run {
+            inner.seq += 1;
+            let seq = inner.seq;
+            let key = p.key.as_deref();
+            let body = BodyParts {
+                epoch: topic.epoch,
+                seq,
+                timestamp_us,
+                state: None,
+                topic: &topic.name,
+                key,
+                headers: &p.headers,
+                payload: &p.payload,
+            }
+            .encode();
+            let msg = Msg {
+                body,
+                seq,
+                ckey: self.ckey(&topic.name, key),
+            };
+            inner.history.push(&msg, timestamp_us, &self.budget);
+            scratch.msgs.push(msg);
+            out.push(Ok(Published {
+                epoch: topic.epoch,
+                seq,
+                timestamp_us,
+                receivers: 0,
+            }));
+        }
+        scratch.receivers.clear();
+        scratch.receivers.resize(run.len(), 0);
+        for q in &inner.matches {
+            if q.push_many(&scratch.msgs, &mut scratch.receivers) == PushOutcome::MustWait
+                && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
+            {
+                blocked.push(Arc::clone(q));
+            }
+        }
+        for (k, r) in scratch.receivers.iter().enumerate() {
+            if let Some(Ok(p)) = out.get_mut(first + k) {
+                p.receivers = *r;
+            }
+        }
+        scratch.msgs.clear();
     }
 
     /// Validates a topic name for publishing or state.

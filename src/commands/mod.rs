@@ -12,10 +12,24 @@ use spate_proto::{ErrorCode, Frame};
 use crate::server::session::{Fatal, Session};
 
 /// Executes one request. `Err` means the connection must close.
+///
+/// Publishes are not executed at once but gathered in
+/// `Session::pending_pubs`; [`flush`] hands them to the broker together,
+/// and runs before any other request so replies keep their order.
 pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
     match frame {
-        Frame::Publish(p) => publish::apply(s, p).await,
-        Frame::PublishBatch(v) => publish::apply_batch(s, v).await,
+        Frame::Publish(p) => {
+            s.pending_pubs.push(p);
+            return Ok(());
+        }
+        Frame::PublishBatch(v) => {
+            s.pending_pubs.extend(v);
+            return Ok(());
+        }
+        _ => flush(s).await,
+    }
+    match frame {
+        Frame::Publish(_) | Frame::PublishBatch(_) => unreachable!("handled above"),
         Frame::Subscribe {
             sub_id,
             pattern,
@@ -45,4 +59,11 @@ pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
         }
     }
     Ok(())
+}
+
+/// Publishes everything gathered so far.
+pub async fn flush(s: &mut Session) {
+    let mut pubs = std::mem::take(&mut s.pending_pubs);
+    publish::apply_many(s, &mut pubs).await;
+    s.pending_pubs = pubs;
 }

@@ -1,6 +1,7 @@
-//! PUBLISH and PUBLISH_BATCH: hand each message to the broker, acknowledge
-//! if asked, then wait for any `block` queue the publish overfilled (this is
-//! how a lossless subscriber slows exactly the publishers feeding it).
+//! PUBLISH and PUBLISH_BATCH: hand the messages to the broker (a whole run
+//! of publishes from one socket read at once), acknowledge if asked, then
+//! wait for any `block` queue the publishes overfilled — this is how a
+//! lossless subscriber slows exactly the publishers feeding it.
 
 use std::time::Instant;
 
@@ -8,49 +9,55 @@ use spate_proto::{ErrorCode, Frame, Publish};
 
 use crate::server::session::Session;
 
-/// One PUBLISH.
-pub async fn apply(s: &mut Session, p: Publish) {
-    s.pace(1).await;
-    publish_one(s, &p).await;
-    s.wait_blocked().await;
-}
-
-/// PUBLISH_BATCH: each entry exactly as a PUBLISH, in order; block waits
-/// happen once, after the batch.
-pub async fn apply_batch(s: &mut Session, batch: Vec<Publish>) {
-    s.pace(batch.len() as u64).await;
-    for p in &batch {
-        publish_one(s, p).await;
-    }
-    s.wait_blocked().await;
-}
-
-async fn publish_one(s: &mut Session, p: &Publish) {
-    if s.draining {
-        s.reply(Frame::error(
-            ErrorCode::NotAllowed,
-            p.request_id,
-            "server is shutting down (GOAWAY sent): publish refused",
-        ))
-        .await;
+/// A run of consecutive publishes (PUBLISH frames and PUBLISH_BATCH
+/// entries), processed in order. `pubs` is drained.
+pub async fn apply_many(s: &mut Session, pubs: &mut Vec<Publish>) {
+    if pubs.is_empty() {
         return;
     }
-    let started = p.ack.then(Instant::now);
-    match s.broker.publish(p, &mut s.blocked) {
-        Ok(done) => {
-            s.count_in(p.payload.len());
-            if let Some(t) = started {
-                s.reply(Frame::PubAck {
-                    request_id: p.request_id,
-                    epoch: done.epoch,
-                    seq: done.seq,
-                    timestamp_us: done.timestamp_us,
-                    receivers: done.receivers,
-                })
-                .await;
-                s.record_ack(t);
-            }
+    s.pace(pubs.len() as u64).await;
+    if s.draining {
+        for p in pubs.drain(..) {
+            s.queue_reply(&Frame::error(
+                ErrorCode::NotAllowed,
+                p.request_id,
+                "server is shutting down (GOAWAY sent): publish refused",
+            ));
         }
-        Err(e) => s.reject(p.request_id, &e).await,
+        s.flush_replies().await;
+        return;
     }
+    let started = pubs.iter().any(|p| p.ack).then(Instant::now);
+    let mut results = std::mem::take(&mut s.results);
+    s.broker
+        .publish_many(pubs, &mut results, &mut s.blocked, &mut s.scratch);
+    let mut payload_bytes = 0;
+    let (mut accepted, mut acked) = (0, 0);
+    for (p, r) in pubs.iter().zip(results.drain(..)) {
+        match r {
+            Ok(done) => {
+                accepted += 1;
+                payload_bytes += p.payload.len();
+                if p.ack {
+                    acked += 1;
+                    s.queue_reply(&Frame::PubAck {
+                        request_id: p.request_id,
+                        epoch: done.epoch,
+                        seq: done.seq,
+                        timestamp_us: done.timestamp_us,
+                        receivers: done.receivers,
+                    });
+                }
+            }
+            Err(e) => s.queue_reject(p.request_id, &e),
+        }
+    }
+    s.results = results;
+    s.count_in(accepted, payload_bytes);
+    if let Some(t) = started {
+        s.record_acks(t, acked);
+    }
+    pubs.clear();
+    s.flush_replies().await;
+    s.wait_blocked().await;
 }

@@ -30,6 +30,9 @@ pub(super) struct State {
     /// `conflate` only: conflation key → position of its queued message.
     pub(super) index: HashMap<u64, u64>,
     pub(super) bucket: Option<TokenBucket>,
+    /// Bytes freed under the lock (evictions) not yet returned to the
+    /// budget: returned once per push batch, not per message.
+    pub(super) released: usize,
 }
 
 impl State {
@@ -47,6 +50,7 @@ impl State {
             first_queued_at: None,
             index: HashMap::new(),
             bucket,
+            released: 0,
         }
     }
 

@@ -47,6 +47,14 @@ pub enum PushOutcome {
     Closed,
 }
 
+/// What the policy did with one offered message.
+enum Offer {
+    Queued,
+    Lost,
+    MustWait,
+    Kill,
+}
+
 /// What the writer should do with a queue after draining it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrainState {
@@ -103,24 +111,82 @@ impl SubscriberQueue {
 
     /// Offers `msg` to the queue; the policy decides when it is full.
     pub fn push(self: &Arc<Self>, msg: &Msg) -> PushOutcome {
-        let l = &self.limits;
+        let mut receivers = [0u32];
+        self.push_many(std::slice::from_ref(msg), &mut receivers)
+    }
+
+    /// Offers several messages (in order) under one lock, with one budget
+    /// reservation and at most one wake-up of the writer: the publish path
+    /// hands over everything one socket read produced at once. Adds 1 to
+    /// `receivers[k]` for each message `k` that was queued. Returns
+    /// `MustWait` if any message overfilled a `block` queue, `Closed` if the
+    /// subscription is gone, `Lost` if nothing was queued, else `Queued`.
+    pub fn push_many(self: &Arc<Self>, msgs: &[Msg], receivers: &mut [u32]) -> PushOutcome {
         let mut st = self.state.lock();
         if st.closed {
             return PushOutcome::Closed;
         }
+        // Pay for the whole batch at once when the budget allows; what is
+        // not used is refunded below.
+        let total: usize = msgs.iter().map(Msg::cost).sum();
+        let mut prepaid = if self.budget.try_reserve(total as u64) {
+            total
+        } else {
+            0
+        };
+        let (mut queued, mut must_wait, mut kill) = (false, false, false);
+        for (k, m) in msgs.iter().enumerate() {
+            match self.offer(&mut st, m, &mut prepaid) {
+                Offer::Queued => {
+                    receivers[k] += 1;
+                    queued = true;
+                }
+                Offer::MustWait => {
+                    receivers[k] += 1;
+                    must_wait = true;
+                }
+                Offer::Lost => {}
+                Offer::Kill => {
+                    kill = true;
+                    break;
+                }
+            }
+        }
+        let release = prepaid + std::mem::take(&mut st.released);
+        if release > 0 {
+            self.budget.release(release as u64);
+        }
+        if kill {
+            drop(st);
+            self.kill("queue stayed full past the disconnect grace period");
+            return PushOutcome::Closed;
+        }
+        self.schedule_locked(st);
+        if must_wait {
+            PushOutcome::MustWait
+        } else if queued {
+            PushOutcome::Queued
+        } else {
+            PushOutcome::Lost
+        }
+    }
+
+    /// One message through the policy, with the queue locked.
+    fn offer(&self, st: &mut State, msg: &Msg, prepaid: &mut usize) -> Offer {
+        let l = &self.limits;
         let cost = msg.cost();
         if l.policy == Policy::Conflate {
             if let Some(pos) = st.index.remove(&msg.ckey) {
                 let i = (pos - st.head_pos) as usize;
-                self.lose_at(&mut st, i, GapReason::Conflated);
+                self.lose_at(st, i, GapReason::Conflated);
             }
         }
-        let mut outcome = PushOutcome::Queued;
-        if self.over_limit(&st, cost) {
+        let mut outcome = Offer::Queued;
+        if self.over_limit(st, cost) {
             match l.policy {
                 Policy::DropOldest | Policy::Conflate => {
-                    while st.live_msgs > 0 && self.over_limit(&st, cost) {
-                        self.evict_oldest(&mut st);
+                    while st.live_msgs > 0 && self.over_limit(st, cost) {
+                        self.evict_oldest(st);
                     }
                 }
                 Policy::DropNewest => return self.lose_new(st, msg, GapReason::DroppedNewest),
@@ -128,26 +194,24 @@ impl SubscriberQueue {
                     let now = Instant::now();
                     match st.full_since {
                         None => st.full_since = Some(now),
-                        Some(t) if now.duration_since(t) >= l.disconnect_grace => {
-                            drop(st);
-                            self.kill("queue stayed full past the disconnect grace period");
-                            return PushOutcome::Closed;
-                        }
+                        Some(t) if now.duration_since(t) >= l.disconnect_grace => return Offer::Kill,
                         Some(_) => {}
                     }
                     return self.lose_new(st, msg, GapReason::DroppedNewest);
                 }
-                Policy::Block => outcome = PushOutcome::MustWait,
+                Policy::Block => outcome = Offer::MustWait,
             }
         }
-        if st.live_bytes + cost <= l.guaranteed_bytes {
+        if *prepaid >= cost {
+            *prepaid -= cost;
+        } else if st.live_bytes + cost <= l.guaranteed_bytes {
             self.budget.force_reserve(cost as u64);
         } else if !self.budget.try_reserve(cost as u64) {
             if l.policy != Policy::Block {
                 return self.lose_new(st, msg, GapReason::MemoryBudget);
             }
             self.budget.force_reserve(cost as u64);
-            outcome = PushOutcome::MustWait;
+            outcome = Offer::MustWait;
         }
         self.admit(st, msg.clone(), cost);
         outcome
@@ -156,13 +220,14 @@ impl SubscriberQueue {
     /// Queues a backlog message (replay or snapshot) without applying the
     /// limits: backlogs are bounded by history and state limits instead.
     pub fn push_backlog(self: &Arc<Self>, msg: Msg) {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
         if st.closed {
             return;
         }
         let cost = msg.cost();
         self.budget.force_reserve(cost as u64);
-        self.admit(st, msg, cost);
+        self.admit(&mut st, msg, cost);
+        self.schedule_locked(st);
     }
 
     /// Queues a gap marker (e.g. history no longer retained) in order.
@@ -191,7 +256,7 @@ impl SubscriberQueue {
         st.live_msgs >= self.limits.max_msgs || st.live_bytes + cost > self.limits.max_bytes
     }
 
-    fn admit(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>, msg: Msg, cost: usize) {
+    fn admit(&self, st: &mut State, msg: Msg, cost: usize) {
         if self.limits.policy == Policy::Conflate {
             let pos = st.head_pos + st.items.len() as u64;
             st.index.insert(msg.ckey, pos);
@@ -202,11 +267,11 @@ impl SubscriberQueue {
         st.items.push_back(Item::Msg(msg));
         st.live_msgs += 1;
         st.live_bytes += cost;
-        self.schedule_locked(st);
     }
 
+    /// Unlocks, waking the writer if the queue has just become non-empty.
     fn schedule_locked(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>) {
-        if st.scheduled {
+        if st.scheduled || st.items.is_empty() {
             return;
         }
         st.scheduled = true;
@@ -215,16 +280,10 @@ impl SubscriberQueue {
     }
 
     /// Records `msg` as lost at the tail of the stream.
-    fn lose_new(
-        self: &Arc<Self>,
-        mut st: parking_lot::MutexGuard<'_, State>,
-        msg: &Msg,
-        reason: GapReason,
-    ) -> PushOutcome {
+    fn lose_new(&self, st: &mut State, msg: &Msg, reason: GapReason) -> Offer {
         self.counters.add_lost(reason, 1);
         st.append_gap(GapMarker::of(msg, reason));
-        self.schedule_locked(st);
-        PushOutcome::Lost
+        Offer::Lost
     }
 
     fn evict_oldest(&self, st: &mut State) {
@@ -242,7 +301,7 @@ impl SubscriberQueue {
         let cost = m.cost();
         st.live_msgs -= 1;
         st.live_bytes -= cost;
-        self.budget.release(cost as u64);
+        st.released += cost;
         if reason != GapReason::Conflated && self.limits.policy == Policy::Conflate {
             let pos = st.head_pos + i as u64;
             if st.index.get(&m.ckey) == Some(&pos) {
@@ -290,7 +349,6 @@ impl SubscriberQueue {
                     let ckey = m.ckey;
                     st.live_msgs -= 1;
                     st.live_bytes -= cost;
-                    self.budget.release(cost as u64);
                     if l.policy == Policy::Conflate && st.index.get(&ckey) == Some(&st.head_pos) {
                         st.index.remove(&ckey);
                     }
@@ -309,6 +367,10 @@ impl SubscriberQueue {
         }
         if let Some(b) = st.bucket.as_mut() {
             b.take(taken);
+        }
+        let release = bytes + std::mem::take(&mut st.released);
+        if release > 0 {
+            self.budget.release(release as u64);
         }
         if st.live_msgs < l.max_msgs && st.live_bytes < l.max_bytes {
             st.full_since = None;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use spate_proto::{
     Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
 };
@@ -217,33 +217,68 @@ async fn read_loop(
                 }
             }
             f = frames.next() => {
-                let (op, body) = match f {
-                    None => return DisconnectReason::Client,
-                    Some(Err(CodecError::Io(_))) => return DisconnectReason::Client,
-                    Some(Err(CodecError::Decode(e))) => {
-                        s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
-                        return DisconnectReason::ProtocolError;
-                    }
-                    Some(Ok(raw)) => raw,
-                };
                 got_frame = true;
-                match Frame::decode(op, body) {
-                    Ok(frame) => {
-                        if let Err(fatal) = commands::apply(s, frame).await {
-                            s.outbox.kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
-                            return DisconnectReason::ProtocolError;
-                        }
-                    }
-                    Err(DecodeError::UnknownOpcode(op)) => {
-                        let msg = format!("unknown opcode 0x{op:02x}; frame ignored");
-                        s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg)).await;
-                    }
-                    Err(e) => {
-                        s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
-                        return DisconnectReason::ProtocolError;
-                    }
+                if let Some(reason) = handle_frames(s, frames, f).await {
+                    return reason;
                 }
             }
         }
     }
+}
+
+/// Most frames handled per wake-up before publishes are flushed and the
+/// loop looks at its other duties (signals, pings).
+const MAX_RUN: usize = 1024;
+/// Most frame bytes gathered into one run: bounds how far a `block` queue
+/// can overshoot its limit (protocol.md, policies).
+const MAX_RUN_BYTES: usize = 256 * 1024;
+
+type Next = Option<Result<(u8, bytes::Bytes), CodecError>>;
+
+/// Handles `first` and every further frame already readable without
+/// waiting (up to [`MAX_RUN`]), then flushes the gathered publishes as one
+/// batch. Returns why the connection must end, if it must.
+async fn handle_frames(s: &mut Session, frames: &mut Frames, first: Next) -> Option<DisconnectReason> {
+    let mut next = first;
+    let (mut n, mut bytes) = (0, 0);
+    let end = loop {
+        let (op, body) = match next {
+            None | Some(Err(CodecError::Io(_))) => break Some(DisconnectReason::Client),
+            Some(Err(CodecError::Decode(e))) => {
+                commands::flush(s).await;
+                s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                return Some(DisconnectReason::ProtocolError);
+            }
+            Some(Ok(raw)) => raw,
+        };
+        bytes += body.len() + 5;
+        match Frame::decode(op, body) {
+            Ok(frame) => {
+                if let Err(fatal) = commands::apply(s, frame).await {
+                    s.outbox.kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
+                    return Some(DisconnectReason::ProtocolError);
+                }
+            }
+            Err(DecodeError::UnknownOpcode(op)) => {
+                commands::flush(s).await;
+                let msg = format!("unknown opcode 0x{op:02x}; frame ignored");
+                s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg)).await;
+            }
+            Err(e) => {
+                commands::flush(s).await;
+                s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                return Some(DisconnectReason::ProtocolError);
+            }
+        }
+        n += 1;
+        if n >= MAX_RUN || bytes >= MAX_RUN_BYTES {
+            break None;
+        }
+        match frames.next().now_or_never() {
+            Some(f) => next = f,
+            None => break None,
+        }
+    };
+    commands::flush(s).await;
+    end
 }

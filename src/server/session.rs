@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
-use spate_proto::{ErrorCode, Frame};
+use bytes::BytesMut;
+use spate_proto::{ErrorCode, Frame, Publish};
 
 use super::outbox::Outbox;
-use crate::broker::{Broker, BrokerError, ConnInfo};
+use crate::broker::{Broker, BrokerError, ConnInfo, PublishScratch, Published};
 use crate::queue::rate::TokenBucket;
 use crate::queue::SubscriberQueue;
 
@@ -34,6 +35,13 @@ pub struct Session {
     pub draining: bool,
     /// `block` queues this connection's last publish overfilled.
     pub blocked: Vec<Arc<SubscriberQueue>>,
+    /// Publishes gathered from one socket read, handed over together.
+    pub pending_pubs: Vec<Publish>,
+    /// Reused buffers of the publish path.
+    pub scratch: PublishScratch,
+    /// Reused per-message publish results.
+    pub results: Vec<Result<Published, BrokerError>>,
+    replies: BytesMut,
     pub_bucket: Option<TokenBucket>,
     ack_latency: metrics::Histogram,
 }
@@ -49,19 +57,44 @@ impl Session {
             conn,
             draining: false,
             blocked: Vec::new(),
+            pending_pubs: Vec::new(),
+            scratch: PublishScratch::default(),
+            results: Vec::new(),
+            replies: BytesMut::new(),
             ack_latency: metrics::histogram!("spate_publish_ack_latency_seconds"),
         }
     }
 
-    /// Sends a reply frame (waits if the client is not reading replies).
-    pub async fn reply(&self, frame: Frame) {
-        self.outbox.send(frame.to_bytes()).await;
+    /// Sends a reply frame, after any queued ones (waits if the client is
+    /// not reading its replies).
+    pub async fn reply(&mut self, frame: Frame) {
+        self.queue_reply(&frame);
+        self.flush_replies().await;
     }
 
     /// Sends a non-fatal ERROR about request `reference`.
-    pub async fn reject(&self, reference: u32, e: &BrokerError) {
+    pub async fn reject(&mut self, reference: u32, e: &BrokerError) {
         self.reply(Frame::error(e.code(), reference, e.to_string()))
             .await;
+    }
+
+    /// Encodes a reply into the pending buffer: the replies to one run of
+    /// requests leave as one outbox entry.
+    pub fn queue_reply(&mut self, frame: &Frame) {
+        frame.encode(&mut self.replies);
+    }
+
+    /// Queues a non-fatal ERROR about request `reference`.
+    pub fn queue_reject(&mut self, reference: u32, e: &BrokerError) {
+        self.queue_reply(&Frame::error(e.code(), reference, e.to_string()));
+    }
+
+    /// Hands the pending replies to the writer.
+    pub async fn flush_replies(&mut self) {
+        if !self.replies.is_empty() {
+            let b = self.replies.split().freeze();
+            self.outbox.send(b).await;
+        }
     }
 
     /// Publish rate limit: waits until this connection may publish `n` more
@@ -84,15 +117,18 @@ impl Session {
         }
     }
 
-    /// Records how long an acknowledged publish took.
-    pub fn record_ack(&self, since: Instant) {
-        self.ack_latency.record(since.elapsed().as_secs_f64());
+    /// Records how long `n` acknowledged publishes (handled together) took.
+    pub fn record_acks(&self, since: Instant, n: usize) {
+        let secs = since.elapsed().as_secs_f64();
+        for _ in 0..n {
+            self.ack_latency.record(secs);
+        }
     }
 
-    /// Counts a published message.
-    pub fn count_in(&self, payload_len: usize) {
-        self.conn.messages_in.fetch_add(1, Relaxed);
-        self.conn.bytes_in.fetch_add(payload_len as u64, Relaxed);
+    /// Counts published messages.
+    pub fn count_in(&self, messages: u64, payload_bytes: usize) {
+        self.conn.messages_in.fetch_add(messages, Relaxed);
+        self.conn.bytes_in.fetch_add(payload_bytes as u64, Relaxed);
     }
 
     /// `block` policy: waits for every queue the last publish overfilled.
