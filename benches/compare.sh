@@ -121,7 +121,8 @@ EOF
             ;;
         nats) nats-server -a 127.0.0.1 -p "$port" >"$log" 2>&1 & ;;
         redis) redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$log" 2>&1 & ;;
-        forwarder) "$SPATE" bench forwarder --listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
+        # Two worker threads: like the brokers, the ceiling may use both cores.
+        forwarder) "$SPATE" bench forwarder --listen "127.0.0.1:$port" --threads 2 >"$log" 2>&1 & ;;
     esac
     BROKER_PID=$!
     for _ in $(seq 100); do
