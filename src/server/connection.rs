@@ -221,6 +221,12 @@ async fn read_loop(
                 if let Some(reason) = handle_frames(s, frames, f).await {
                     return reason;
                 }
+                // Let the writers this run woke go first: a woken task sits in
+                // this worker's LIFO slot and would otherwise wait until a
+                // publisher that always has more to read runs out of budget,
+                // starving subscribers; yielding also lets the other worker
+                // steal this reader, so reading and writing use both cores.
+                tokio::task::yield_now().await;
             }
         }
     }
