@@ -36,36 +36,64 @@ impl History {
     }
 
     /// Retains `msg` published at `ts_us`, evicting what the limits or the
-    /// memory budget no longer allow.
+    /// memory budget no longer allow. The budget sees one net change per
+    /// push (a full ring that rotates costs it almost nothing), so the
+    /// shared counter is touched once, not once per eviction.
     pub fn push(&mut self, msg: &Msg, ts_us: u64, budget: &Budget) {
         let r = self.retention;
         if r.max_msgs == 0 {
             return;
         }
         let cost = msg.cost();
+        let mut freed = 0;
         while !self.entries.is_empty()
             && (self.entries.len() >= r.max_msgs || self.bytes + cost > r.max_bytes)
         {
-            self.pop_front(budget);
+            freed += self.pop_front_unaccounted();
+        }
+        let max_age = r.max_age_us;
+        while max_age > 0 {
+            match self.entries.front() {
+                Some((_, ts)) if ts_us.saturating_sub(*ts) > max_age => {
+                    freed += self.pop_front_unaccounted()
+                }
+                _ => break,
+            }
         }
         // History yields to subscriber queues: when the budget is short,
         // evict our own oldest entries; if that is not enough, skip.
-        while !budget.try_reserve(cost as u64) {
+        loop {
+            if freed >= cost {
+                budget.release((freed - cost) as u64);
+                break;
+            }
+            if budget.try_reserve((cost - freed) as u64) {
+                break;
+            }
             if self.entries.is_empty() {
+                budget.release(freed as u64);
                 return;
             }
-            self.pop_front(budget);
+            freed += self.pop_front_unaccounted();
         }
         self.entries.push_back((msg.clone(), ts_us));
         self.bytes += cost;
-        self.expire(ts_us, budget);
+    }
+
+    /// Pops the oldest entry without telling the budget; returns its cost.
+    fn pop_front_unaccounted(&mut self) -> usize {
+        match self.entries.pop_front() {
+            Some((m, _)) => {
+                self.bytes -= m.cost();
+                m.cost()
+            }
+            None => 0,
+        }
     }
 
     fn pop_front(&mut self, budget: &Budget) {
-        if let Some((m, _)) = self.entries.pop_front() {
-            self.bytes -= m.cost();
-            budget.release(m.cost() as u64);
-        }
+        let freed = self.pop_front_unaccounted();
+        budget.release(freed as u64);
     }
 
     /// Drops entries older than the age limit.
@@ -175,6 +203,11 @@ mod tests {
         h.push(&msg(4), 101, &budget);
         h.push(&msg(5), 102, &budget);
         assert_eq!(h.len(), 2, "budget of 250 holds two 100-byte entries");
+        assert_eq!(
+            budget.used(),
+            h.bytes() as u64,
+            "the budget sees exactly what is retained"
+        );
         h.clear(&budget);
         assert_eq!(budget.used(), 0);
     }

@@ -72,7 +72,10 @@ impl Broker {
             });
             if let Err(e) = r {
                 let msg = e.to_string();
-                out.extend(run.iter().map(|_| Err(BrokerError::Refused(e.code(), msg.clone()))));
+                out.extend(
+                    run.iter()
+                        .map(|_| Err(BrokerError::Refused(e.code(), msg.clone()))),
+                );
             }
             i = j;
         }

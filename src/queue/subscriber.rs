@@ -194,7 +194,9 @@ impl SubscriberQueue {
                     let now = Instant::now();
                     match st.full_since {
                         None => st.full_since = Some(now),
-                        Some(t) if now.duration_since(t) >= l.disconnect_grace => return Offer::Kill,
+                        Some(t) if now.duration_since(t) >= l.disconnect_grace => {
+                            return Offer::Kill
+                        }
                         Some(_) => {}
                     }
                     return self.lose_new(st, msg, GapReason::DroppedNewest);

@@ -244,7 +244,11 @@ type Next = Option<Result<(u8, bytes::Bytes), CodecError>>;
 /// Handles `first` and every further frame already readable without
 /// waiting (up to [`MAX_RUN`]), then flushes the gathered publishes as one
 /// batch. Returns why the connection must end, if it must.
-async fn handle_frames(s: &mut Session, frames: &mut Frames, first: Next) -> Option<DisconnectReason> {
+async fn handle_frames(
+    s: &mut Session,
+    frames: &mut Frames,
+    first: Next,
+) -> Option<DisconnectReason> {
     let mut next = first;
     let (mut n, mut bytes) = (0, 0);
     let end = loop {
@@ -252,7 +256,8 @@ async fn handle_frames(s: &mut Session, frames: &mut Frames, first: Next) -> Opt
             None | Some(Err(CodecError::Io(_))) => break Some(DisconnectReason::Client),
             Some(Err(CodecError::Decode(e))) => {
                 commands::flush(s).await;
-                s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                s.outbox
+                    .kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
                 return Some(DisconnectReason::ProtocolError);
             }
             Some(Ok(raw)) => raw,
@@ -261,18 +266,21 @@ async fn handle_frames(s: &mut Session, frames: &mut Frames, first: Next) -> Opt
         match Frame::decode(op, body) {
             Ok(frame) => {
                 if let Err(fatal) = commands::apply(s, frame).await {
-                    s.outbox.kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
+                    s.outbox
+                        .kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
                     return Some(DisconnectReason::ProtocolError);
                 }
             }
             Err(DecodeError::UnknownOpcode(op)) => {
                 commands::flush(s).await;
                 let msg = format!("unknown opcode 0x{op:02x}; frame ignored");
-                s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg)).await;
+                s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg))
+                    .await;
             }
             Err(e) => {
                 commands::flush(s).await;
-                s.outbox.kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
+                s.outbox
+                    .kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
                 return Some(DisconnectReason::ProtocolError);
             }
         }
