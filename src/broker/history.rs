@@ -52,12 +52,12 @@ impl History {
             freed += self.pop_front_unaccounted();
         }
         let max_age = r.max_age_us;
-        while max_age > 0 {
-            match self.entries.front() {
-                Some((_, ts)) if ts_us.saturating_sub(*ts) > max_age => {
-                    freed += self.pop_front_unaccounted()
+        if max_age > 0 {
+            while let Some((_, ts)) = self.entries.front() {
+                if ts_us.saturating_sub(*ts) <= max_age {
+                    break;
                 }
-                _ => break,
+                freed += self.pop_front_unaccounted();
             }
         }
         // History yields to subscriber queues: when the budget is short,
