@@ -43,11 +43,20 @@ impl Msg {
 pub enum Item {
     /// A message to deliver.
     Msg(Msg),
-    /// Messages lost at this place in the stream.
-    Gap(GapMarker),
+    /// Messages lost at this place in the stream (boxed: gaps are rare,
+    /// and a small `Item` keeps the queue's ring compact).
+    Gap(Box<GapMarker>),
     /// A pre-encoded frame that must stay in order with the deliveries
     /// (SUBSCRIBED goes first this way).
     Frame(Bytes),
     /// A removed entry, skipped when drained and dropped on compaction.
     Hole,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn items_stay_small() {
+        assert!(std::mem::size_of::<super::Item>() <= 56);
+    }
 }

@@ -59,7 +59,7 @@ impl State {
         match self.items.back_mut() {
             Some(Item::Gap(g)) if g.reason == marker.reason => g.merge(&marker),
             _ => {
-                self.items.push_back(Item::Gap(marker));
+                self.items.push_back(Item::Gap(Box::new(marker)));
                 self.markers += 1;
             }
         }
@@ -71,7 +71,7 @@ impl State {
     /// compaction.
     pub(super) fn place_gap(&mut self, i: usize, marker: GapMarker, conflate: bool) {
         let reason = marker.reason;
-        self.items[i] = Item::Gap(marker);
+        self.items[i] = Item::Gap(Box::new(marker));
         self.markers += 1;
         let prev = (i.saturating_sub(8)..i)
             .rev()
@@ -100,7 +100,7 @@ impl State {
     /// one marker per reason, so markers never outnumber messages by much.
     fn compact(&mut self, conflate: bool) {
         let old = std::mem::take(&mut self.items);
-        let mut run: Vec<GapMarker> = Vec::new();
+        let mut run: Vec<Box<GapMarker>> = Vec::new();
         for it in old {
             match it {
                 Item::Hole => {}

@@ -239,7 +239,7 @@ impl SubscriberQueue {
             return;
         }
         self.counters.add_lost(marker.reason, marker.count);
-        st.items.push_back(Item::Gap(marker));
+        st.items.push_back(Item::Gap(Box::new(marker)));
         st.markers += 1;
         self.schedule_locked(st);
     }
