@@ -8,6 +8,10 @@ use spate_proto::{Policy, SubscribeOptions};
 
 use crate::config::settings::{Queues, RateLimits};
 
+/// Protocol ceiling on messages per MESSAGE_BATCH frame, whatever the
+/// configuration says (protocol.md: MAX_BATCH).
+pub const MAX_BATCH: u16 = 1024;
+
 /// Limits and options in force for one subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueLimits {
@@ -64,7 +68,11 @@ impl QueueLimits {
             max_msgs: o.queue_msgs.unwrap_or(q.default_msgs).min(q.max_msgs) as usize,
             max_bytes: o.queue_bytes.unwrap_or(q.default_bytes).min(q.max_bytes) as usize,
             max_rate,
-            max_batch: usize::from(o.max_batch.unwrap_or(1).min(q.max_batch.max(1))),
+            max_batch: usize::from(
+                o.max_batch
+                    .unwrap_or(1)
+                    .min(q.max_batch.clamp(1, MAX_BATCH)),
+            ),
             linger: Duration::from_micros(u64::from(o.linger_us.unwrap_or(0).min(q.max_linger_us))),
             disconnect_grace: Duration::from_millis(q.disconnect_grace_ms),
             block_timeout: Duration::from_millis(q.block_timeout_ms),

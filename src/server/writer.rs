@@ -21,8 +21,11 @@ use crate::queue::{DrainState, Item, SubscriberQueue};
 const BATCH_TARGET: usize = 256 * 1024;
 /// Most message bytes taken from one queue per round, for fairness.
 const PER_QUEUE: usize = 64 * 1024;
-/// Largest MESSAGE_BATCH frame body we build.
-const MAX_BATCH_FRAME: usize = 1024 * 1024;
+/// Most message-body bytes in one MESSAGE_BATCH frame. With at most 1,024
+/// entries (4 bytes of length each) a batch frame stays under 64 KiB plus a
+/// single oversized message, so server frames never exceed
+/// `max_frame + 65,536` (protocol.md, frame header).
+const MAX_BATCH_FRAME: usize = 60 * 1024;
 
 enum Exit {
     Finished,
