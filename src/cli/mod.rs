@@ -17,6 +17,20 @@ pub const DEFAULT_SERVER: &str = "127.0.0.1:7411";
 /// Default address of the broker's admin HTTP listener.
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:7412";
 
+/// The broker a client command talks to.
+#[derive(Debug, clap::Args)]
+pub struct ServerArg {
+    /// Server address (host:port).
+    #[arg(
+        long = "server",
+        short = 's',
+        env = "SPATE_SERVER",
+        default_value = DEFAULT_SERVER,
+        value_name = "ADDR"
+    )]
+    pub addr: String,
+}
+
 /// spate: a pub/sub message broker that stays honest under pressure.
 ///
 /// Run `spate serve` to start the broker, then `spate sub PATTERN` and

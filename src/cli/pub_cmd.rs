@@ -25,15 +25,8 @@ Examples:
 Exits 0 only once the server has processed every message; otherwise exits 1
 with the server's error.")]
 pub struct PubArgs {
-    /// Server address (host:port).
-    #[arg(
-        long,
-        short = 's',
-        env = "SPATE_SERVER",
-        default_value = super::DEFAULT_SERVER,
-        value_name = "ADDR"
-    )]
-    pub server: String,
+    #[command(flatten)]
+    pub server: super::ServerArg,
 
     /// Topic to publish to: dot-separated tokens, no wildcards.
     pub topic: String,
@@ -62,7 +55,7 @@ pub fn run(args: PubArgs) -> anyhow::Result<ExitCode> {
 
 async fn publish(args: PubArgs) -> anyhow::Result<()> {
     let opts = ClientOptions::default().name("spate pub").reconnect(None);
-    let client = Client::connect(args.server.as_str(), opts).await?;
+    let client = Client::connect(args.server.addr.as_str(), opts).await?;
     let template = Template::new(&args);
     match &args.payload {
         Some(p) => client

@@ -43,15 +43,8 @@ pub enum StateCommand {
 /// Where the state lives.
 #[derive(Debug, clap::Args)]
 pub struct Target {
-    /// Server address (host:port).
-    #[arg(
-        long,
-        short = 's',
-        env = "SPATE_SERVER",
-        default_value = super::DEFAULT_SERVER,
-        value_name = "ADDR"
-    )]
-    pub server: String,
+    #[command(flatten)]
+    pub server: super::ServerArg,
     /// Topic holding the state.
     pub topic: String,
 }
@@ -124,7 +117,7 @@ pub fn run(cmd: StateCommand) -> anyhow::Result<ExitCode> {
 
 async fn connect(t: &Target) -> anyhow::Result<Client> {
     let opts = ClientOptions::default().name("spate state").reconnect(None);
-    Ok(Client::connect(t.server.as_str(), opts).await?)
+    Ok(Client::connect(t.server.addr.as_str(), opts).await?)
 }
 
 async fn put(a: PutArgs) -> anyhow::Result<ExitCode> {

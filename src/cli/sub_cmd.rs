@@ -49,15 +49,8 @@ epoch, timestamp_us, key, headers and payload (with \"payload_encoding\":
 and resumes a topic from where it stopped; anything that could not be
 recovered is reported as a gap or notice.")]
 pub struct SubArgs {
-    /// Server address (host:port).
-    #[arg(
-        long,
-        short = 's',
-        env = "SPATE_SERVER",
-        default_value = super::DEFAULT_SERVER,
-        value_name = "ADDR"
-    )]
-    pub server: String,
+    #[command(flatten)]
+    pub server: super::ServerArg,
 
     /// Topic or pattern: `*` matches one token, `>` one or more trailing
     /// tokens (e.g. `orders.*.created`, `orders.>`).
@@ -169,7 +162,7 @@ async fn subscribe(args: SubArgs) -> anyhow::Result<ExitCode> {
     if args.no_reconnect {
         opts.reconnect = None;
     }
-    let client = Client::connect(args.server.as_str(), opts).await?;
+    let client = Client::connect(args.server.addr.as_str(), opts).await?;
     let mut sub = client
         .subscribe(args.pattern.as_str(), args.options())
         .await?;
