@@ -476,3 +476,26 @@ async fn a_publish_batch_frame_publishes_every_entry_in_order() {
     assert!(t.seqs.iter().copied().eq(1..=100));
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_over_its_rate_limit_is_slowed_not_dropped() {
+    let mut cfg = test_config();
+    cfg.rate_limits.publish_per_connection = 500;
+    let srv = start(cfg).await;
+    let mut s = RawClient::connect(srv.addr).await;
+    s.subscribe(1, "bp.pubrate", SubscribeOptions::default())
+        .await;
+    let started = Instant::now();
+    let mut p = burst(srv.addr, "bp.pubrate", 400, 0).await;
+    p.barrier().await;
+    let secs = started.elapsed().as_secs_f64();
+    // 400 messages at 500/s with a burst of 25: at least 0.75 s.
+    assert!(
+        secs >= 0.6,
+        "400 messages at 500 msgs/s took only {secs:.2}s"
+    );
+    let t = s.tally_until(400).await;
+    assert_eq!(t.lost, 0, "slowed, never dropped");
+    assert!(t.seqs.iter().copied().eq(1..=400));
+    srv.stop().await;
+}
