@@ -13,6 +13,14 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// A server retaining `n` messages per topic (the default keeps 128).
+async fn start_with_history(n: u32) -> TestServer {
+    let mut cfg = test_config();
+    cfg.history.max_msgs = n;
+    cfg.history.max_bytes = 16 * 1024 * 1024;
+    start(cfg).await
+}
+
 fn spate(srv: &TestServer) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_spate"));
     c.env("SPATE_SERVER", srv.addr.to_string())
@@ -84,7 +92,7 @@ async fn subscriptions(srv: &TestServer, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn piped_lines_are_published_in_order_and_replayed_by_sub() {
-    let srv = start_default().await;
+    let srv = start_with_history(1000).await;
     let out = pub_lines(&srv, "hist.lines", (1..=1000).map(|i| i.to_string())).await;
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
 
@@ -306,7 +314,7 @@ async fn an_unread_json_sub_accounts_for_every_message_with_gaps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sub_exits_quietly_when_its_reader_goes_away() {
-    let srv = start_default().await;
+    let srv = start_with_history(1000).await;
     let out = pub_lines(&srv, "pipe.t", (1..=500).map(|i| format!("line {i}"))).await;
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
     let mut sub = spate(&srv)

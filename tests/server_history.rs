@@ -128,7 +128,9 @@ async fn nothing_to_replay_when_already_up_to_date() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_races_with_live_publishing_without_gap_or_duplicate() {
-    let srv = start_default().await;
+    let mut cfg = test_config();
+    cfg.history.max_msgs = 1000; // retain the whole run
+    let srv = start(cfg).await;
     let addr = srv.addr;
     let publisher = tokio::spawn(async move {
         let mut p = RawClient::connect(addr).await;

@@ -199,8 +199,8 @@ impl Default for Queues {
 impl Default for History {
     fn default() -> Self {
         History {
-            max_msgs: 1_000,
-            max_bytes: 1024 * 1024,
+            max_msgs: 128,
+            max_bytes: 128 * 1024,
             max_age_secs: 3_600,
             overrides: Vec::new(),
         }
