@@ -187,13 +187,7 @@ impl Message {
 
     /// Encoded size of the body.
     pub fn body_len(&self) -> usize {
-        8 + 8
-            + 8
-            + 1
-            + str_len(&self.topic)
-            + self.key.as_ref().map_or(0, |k| str_len(k))
-            + headers_len(&self.headers)
-            + self.payload.len()
+        self.parts().len()
     }
 
     /// Encodes the shared body into a fresh buffer, sized exactly.
@@ -205,6 +199,11 @@ impl Message {
 
     /// Appends the shared body to `dst`.
     pub fn encode_body_into(&self, dst: &mut BytesMut) {
+        self.parts().encode_into(dst);
+    }
+
+    /// The body's fields by reference.
+    fn parts(&self) -> BodyParts<'_> {
         BodyParts {
             epoch: self.epoch,
             seq: self.seq,
@@ -215,7 +214,6 @@ impl Message {
             headers: &self.headers,
             payload: &self.payload,
         }
-        .encode_into(dst);
     }
 }
 
