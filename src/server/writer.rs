@@ -35,7 +35,7 @@ enum Exit {
 
 /// How long a killed connection gets to take the rest of the batch in
 /// flight plus the ERROR frame saying why, before it is closed regardless.
-const LAST_WORDS: Duration = Duration::from_secs(2);
+const LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// Runs until the outbox is finished and flushed, the connection is
 /// killed, or the socket fails.
