@@ -51,15 +51,7 @@ impl History {
         {
             freed += self.pop_front_unaccounted();
         }
-        let max_age = r.max_age_us;
-        if max_age > 0 {
-            while let Some((_, ts)) = self.entries.front() {
-                if ts_us.saturating_sub(*ts) <= max_age {
-                    break;
-                }
-                freed += self.pop_front_unaccounted();
-            }
-        }
+        freed += self.evict_expired(ts_us);
         // History yields to subscriber queues: when the budget is short,
         // evict our own oldest entries; if that is not enough, skip.
         loop {
@@ -91,30 +83,34 @@ impl History {
         }
     }
 
-    fn pop_front(&mut self, budget: &Budget) {
-        let freed = self.pop_front_unaccounted();
+    /// Drops entries older than the age limit.
+    pub fn expire(&mut self, now_us: u64, budget: &Budget) {
+        let freed = self.evict_expired(now_us);
         budget.release(freed as u64);
     }
 
-    /// Drops entries older than the age limit.
-    pub fn expire(&mut self, now_us: u64, budget: &Budget) {
+    /// Pops entries older than the age limit without telling the budget;
+    /// returns the bytes freed.
+    fn evict_expired(&mut self, now_us: u64) -> usize {
         let max_age = self.retention.max_age_us;
+        let mut freed = 0;
         if max_age == 0 {
-            return;
+            return freed;
         }
         while let Some((_, ts)) = self.entries.front() {
             if now_us.saturating_sub(*ts) <= max_age {
                 break;
             }
-            self.pop_front(budget);
+            freed += self.pop_front_unaccounted();
         }
+        freed
     }
 
     /// Releases everything (topic forgotten).
     pub fn clear(&mut self, budget: &Budget) {
-        while !self.entries.is_empty() {
-            self.pop_front(budget);
-        }
+        budget.release(self.bytes as u64);
+        self.entries.clear();
+        self.bytes = 0;
     }
 
     /// Seq of the oldest retained message, if any.

@@ -90,41 +90,62 @@ impl Broker {
         blocked: &mut Vec<Arc<SubscriberQueue>>,
         scratch: &mut PublishScratch,
     ) {
+        let appends = run.iter().map(|p| Append {
+            key: p.key.as_deref(),
+            headers: &p.headers,
+            payload: &p.payload,
+            state: None,
+        });
+        let (first_seq, timestamp_us) = self.append_all(topic, inner, appends, blocked, scratch);
+        out.extend(scratch.receivers.iter().enumerate().map(|(k, r)| {
+            Ok(Published {
+                epoch: topic.epoch,
+                seq: first_seq + k as u64,
+                timestamp_us,
+                receivers: *r,
+            })
+        }));
+    }
+
+    /// Appends messages to a locked topic — next seqs, one encode of each
+    /// shared body, history — then pushes them to every matching queue
+    /// together. Leaves the messages in `scratch.msgs` and the receivers of
+    /// each in `scratch.receivers`; returns the first seq and the timestamp.
+    fn append_all<'a>(
+        &self,
+        topic: &Topic,
+        inner: &mut TopicInner,
+        appends: impl Iterator<Item = Append<'a>>,
+        blocked: &mut Vec<Arc<SubscriberQueue>>,
+        scratch: &mut PublishScratch,
+    ) -> (u64, u64) {
         self.refresh_matches(topic, inner);
         let timestamp_us = now_us();
-        let first = out.len();
+        let first_seq = inner.seq + 1;
         scratch.msgs.clear();
-        for p in run {
+        for a in appends {
             inner.seq += 1;
-            let seq = inner.seq;
-            let key = p.key.as_deref();
             let body = BodyParts {
                 epoch: topic.epoch,
-                seq,
+                seq: inner.seq,
                 timestamp_us,
-                state: None,
+                state: a.state,
                 topic: &topic.name,
-                key,
-                headers: &p.headers,
-                payload: &p.payload,
+                key: a.key,
+                headers: a.headers,
+                payload: a.payload,
             }
             .encode();
             let msg = Msg {
                 body,
-                seq,
-                ckey: self.ckey(&topic.name, key),
+                seq: inner.seq,
+                ckey: self.ckey(&topic.name, a.key),
             };
             inner.history.push(&msg, timestamp_us, &self.budget);
             scratch.msgs.push(msg);
-            out.push(Ok(Published {
-                epoch: topic.epoch,
-                seq,
-                timestamp_us,
-                receivers: 0,
-            }));
         }
         scratch.receivers.clear();
-        scratch.receivers.resize(run.len(), 0);
+        scratch.receivers.resize(scratch.msgs.len(), 0);
         for q in &inner.matches {
             if q.push_many(&scratch.msgs, &mut scratch.receivers) == PushOutcome::MustWait
                 && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
@@ -132,12 +153,7 @@ impl Broker {
                 blocked.push(Arc::clone(q));
             }
         }
-        for (k, r) in scratch.receivers.iter().enumerate() {
-            if let Some(Ok(p)) = out.get_mut(first + k) {
-                p.receivers = *r;
-            }
-        }
-        scratch.msgs.clear();
+        (first_seq, timestamp_us)
     }
 
     /// Validates a topic name for publishing or state.
@@ -167,54 +183,24 @@ impl Broker {
         }
     }
 
-    /// Appends one message to a locked topic and fans it out.
+    /// Appends one message (a state change) to a locked topic and fans it
+    /// out; returns what was assigned and the message itself.
     pub(crate) fn append(
         &self,
         topic: &Topic,
         inner: &mut TopicInner,
-        a: &Append<'_>,
+        a: Append<'_>,
         blocked: &mut Vec<Arc<SubscriberQueue>>,
     ) -> (Published, Msg) {
-        self.refresh_matches(topic, inner);
-        inner.seq += 1;
-        let seq = inner.seq;
-        let timestamp_us = now_us();
-        let body = BodyParts {
-            epoch: topic.epoch,
-            seq,
-            timestamp_us,
-            state: a.state,
-            topic: &topic.name,
-            key: a.key,
-            headers: a.headers,
-            payload: a.payload,
-        }
-        .encode();
-        let msg = Msg {
-            body,
-            seq,
-            ckey: self.ckey(&topic.name, a.key),
-        };
-        inner.history.push(&msg, timestamp_us, &self.budget);
-        let mut receivers = 0u32;
-        for q in &inner.matches {
-            match q.push(&msg) {
-                PushOutcome::Queued => receivers += 1,
-                PushOutcome::MustWait => {
-                    receivers += 1;
-                    if !blocked.iter().any(|b| Arc::ptr_eq(b, q)) {
-                        blocked.push(Arc::clone(q));
-                    }
-                }
-                PushOutcome::Lost | PushOutcome::Closed => {}
-            }
-        }
+        let mut scratch = PublishScratch::default();
+        let (seq, timestamp_us) =
+            self.append_all(topic, inner, std::iter::once(a), blocked, &mut scratch);
         let published = Published {
             epoch: topic.epoch,
             seq,
             timestamp_us,
-            receivers,
+            receivers: scratch.receivers[0],
         };
-        (published, msg)
+        (published, scratch.msgs.swap_remove(0))
     }
 }

@@ -79,7 +79,7 @@ impl Broker {
                 payload: value,
                 state: Some(StateChange::Put),
             };
-            let (p, msg) = self.append(t, inner, &a, blocked);
+            let (p, msg) = self.append(t, inner, a, blocked);
             inner.state.put(
                 key,
                 Entry {
@@ -118,7 +118,7 @@ impl Broker {
                 payload: &empty,
                 state: Some(StateChange::Delete),
             };
-            let (p, _) = self.append(t, inner, &a, blocked);
+            let (p, _) = self.append(t, inner, a, blocked);
             inner.state.remove(key);
             Ok(reply(StateStatus::Ok, p.seq, None))
         })

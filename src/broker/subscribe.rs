@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use spate_proto::{Frame, Start, StartStatus, SubscribeOptions, Subscribed};
 
-use super::backlog::{self, Backlog};
+use super::backlog;
 use super::{Broker, BrokerError};
 use crate::queue::subscriber::Scheduler;
 use crate::queue::{QueueLimits, SubscriberQueue};
@@ -49,18 +49,14 @@ impl Broker {
             Arc::clone(&self.budget),
         ));
         if !literal {
-            let none = Backlog {
-                status: StartStatus::Live,
-                gap: None,
-                msgs: Vec::new(),
-            };
-            q.push_frame(subscribed(&q, &none, 0, 0).to_bytes());
+            q.push_frame(subscribed(&q, StartStatus::Live, 0, 0, 0).to_bytes());
             self.index_insert(&q);
             return Ok(q);
         }
         self.with_topic(pattern, |topic, inner| {
             let b = backlog::plan(inner, pattern, topic.epoch, options.start);
-            q.push_frame(subscribed(&q, &b, topic.epoch, inner.seq).to_bytes());
+            let frame = subscribed(&q, b.status, topic.epoch, b.first_seq(), inner.seq);
+            q.push_frame(frame.to_bytes());
             if let Some(g) = b.gap.clone() {
                 q.push_gap(g);
             }
@@ -90,15 +86,21 @@ impl Broker {
     }
 }
 
-fn subscribed(q: &SubscriberQueue, b: &Backlog, epoch: u64, last_seq: u64) -> Frame {
+fn subscribed(
+    q: &SubscriberQueue,
+    start: StartStatus,
+    epoch: u64,
+    first_seq: u64,
+    last_seq: u64,
+) -> Frame {
     Frame::Subscribed(Subscribed {
         sub_id: q.sub_id,
         policy: q.limits.policy,
         queue_msgs: q.limits.max_msgs as u32,
         queue_bytes: q.limits.max_bytes as u64,
-        start: b.status,
+        start,
         epoch,
-        first_seq: b.first_seq(),
+        first_seq,
         last_seq,
     })
 }

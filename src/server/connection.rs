@@ -179,6 +179,7 @@ async fn read_loop(
     let mut last_rx = Instant::now();
     let mut got_frame = false;
     let mut pinged = false;
+    let mut ping_token = 0u64;
     let drain_ms = s.broker.config.timeouts.shutdown_drain_ms as u32;
     loop {
         tokio::select! {
@@ -213,7 +214,8 @@ async fn read_loop(
                 }
                 if !ping_interval.is_zero() && idle >= ping_interval && !pinged {
                     pinged = true;
-                    s.outbox.send_now(&Frame::Ping(now.elapsed().as_nanos() as u64));
+                    ping_token += 1;
+                    s.outbox.send_now(&Frame::Ping(ping_token));
                 }
             }
             f = frames.next() => {
@@ -230,6 +232,15 @@ async fn read_loop(
             }
         }
     }
+}
+
+/// Ends the connection for a protocol violation: publishes received before
+/// it are still handled, then the ERROR is the last frame written.
+async fn fatal(s: &mut Session, code: ErrorCode, message: String) -> DisconnectReason {
+    commands::flush(s).await;
+    s.outbox
+        .kill_with(Frame::error(code, 0, message).to_bytes());
+    DisconnectReason::ProtocolError
 }
 
 /// Most frames handled per wake-up before publishes are flushed and the
@@ -255,20 +266,15 @@ async fn handle_frames(
         let (op, body) = match next {
             None | Some(Err(CodecError::Io(_))) => break Some(DisconnectReason::Client),
             Some(Err(CodecError::Decode(e))) => {
-                commands::flush(s).await;
-                s.outbox
-                    .kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
-                return Some(DisconnectReason::ProtocolError);
+                return Some(fatal(s, e.code(), e.to_string()).await)
             }
             Some(Ok(raw)) => raw,
         };
         bytes += body.len() + 5;
         match Frame::decode(op, body) {
             Ok(frame) => {
-                if let Err(fatal) = commands::apply(s, frame).await {
-                    s.outbox
-                        .kill_with(Frame::error(fatal.code, 0, fatal.message).to_bytes());
-                    return Some(DisconnectReason::ProtocolError);
+                if let Err(f) = commands::apply(s, frame).await {
+                    return Some(fatal(s, f.code, f.message).await);
                 }
             }
             Err(DecodeError::UnknownOpcode(op)) => {
@@ -277,12 +283,7 @@ async fn handle_frames(
                 s.reply(Frame::error(ErrorCode::UnknownOpcode, 0, msg))
                     .await;
             }
-            Err(e) => {
-                commands::flush(s).await;
-                s.outbox
-                    .kill_with(Frame::error(e.code(), 0, e.to_string()).to_bytes());
-                return Some(DisconnectReason::ProtocolError);
-            }
+            Err(e) => return Some(fatal(s, e.code(), e.to_string()).await),
         }
         n += 1;
         if n >= MAX_RUN || bytes >= MAX_RUN_BYTES {
