@@ -1,24 +1,39 @@
 //! [`WriteBatch`]: many frames gathered into one vectored write. Small
-//! pieces are copied into a contiguous chunk; large shared message bodies
-//! are written straight from the publisher's buffer (refcounted, never
-//! copied per subscriber).
+//! pieces (headers, small bodies) are copied into one reusable buffer and
+//! written as ranges of it; large shared message bodies are written straight
+//! from the publisher's buffer (refcounted, never copied per subscriber).
 
 use std::io::IoSlice;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 
-/// Bodies up to this size are copied into the batch's chunk: cheaper than
+/// Bodies up to this size are copied into the batch's buffer: cheaper than
 /// an extra iovec. Larger ones are referenced.
 const INLINE_MAX: usize = 512;
-/// Most iovecs per `writev` call.
+/// Most iovecs per `writev` call. Measured at 1 KiB × 10 and × 100
+/// subscribers: 64 (about 35 KiB per call) beat 32, 128 and 512 by 5–20%,
+/// and so did it a 60 KiB cap on bytes per call.
 const MAX_IOVECS: usize = 64;
+/// Inline buffer capacity an idle connection keeps (see [`WriteBatch::idle`]).
+const IDLE_CAPACITY: usize = 16 * 1024;
+
+/// One piece of the batch, in write order.
+#[derive(Debug)]
+enum Seg {
+    /// `buf[start..end]`.
+    Inline { start: usize, end: usize },
+    /// A shared body, referenced.
+    Shared(Bytes),
+}
 
 /// Frames waiting to be written in one go.
 #[derive(Debug, Default)]
 pub struct WriteBatch {
-    segs: Vec<Bytes>,
-    cur: BytesMut,
+    buf: Vec<u8>,
+    /// Where the inline bytes not yet covered by a segment begin.
+    open: usize,
+    segs: Vec<Seg>,
     len: usize,
     /// Write progress: first unwritten segment and offset into it. Kept in
     /// the batch so an interrupted write can be resumed exactly.
@@ -34,27 +49,39 @@ impl WriteBatch {
 
     /// Appends bytes by copying them.
     pub fn put_slice(&mut self, b: &[u8]) {
-        if self.cur.capacity() - self.cur.len() < b.len() {
-            self.cur.reserve(b.len().max(64 * 1024));
-        }
-        self.cur.extend_from_slice(b);
+        self.buf.extend_from_slice(b);
         self.len += b.len();
     }
 
-    /// Appends shared bytes: copied if small, referenced if large.
-    pub fn put_shared(&mut self, b: &Bytes) {
+    /// Appends shared bytes, taking the caller's reference: copied if
+    /// small, referenced if large (no refcount traffic either way).
+    pub fn put_shared(&mut self, b: Bytes) {
         if b.len() <= INLINE_MAX {
-            self.put_slice(b);
+            self.put_slice(&b);
             return;
         }
         self.seal();
         self.len += b.len();
-        self.segs.push(b.clone());
+        self.segs.push(Seg::Shared(b));
     }
 
+    /// Closes the open inline range into a segment.
     fn seal(&mut self) {
-        if !self.cur.is_empty() {
-            self.segs.push(self.cur.split().freeze());
+        if self.open < self.buf.len() {
+            self.segs.push(Seg::Inline {
+                start: self.open,
+                end: self.buf.len(),
+            });
+            self.open = self.buf.len();
+        }
+    }
+
+    /// The connection has nothing more to write for now: give back a large
+    /// inline buffer, so idle connections stay cheap while busy ones keep
+    /// theirs (reused with every batch, no page faults).
+    pub fn idle(&mut self) {
+        if self.is_empty() && self.buf.capacity() > IDLE_CAPACITY {
+            self.buf = Vec::new();
         }
     }
 
@@ -74,11 +101,14 @@ impl WriteBatch {
     pub async fn write_to<W: AsyncWriteExt + Unpin>(&mut self, w: &mut W) -> std::io::Result<()> {
         self.seal();
         while self.idx < self.segs.len() {
-            let (idx, off) = (self.idx, self.off);
             let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
             let mut n_iov = 0;
-            for (k, s) in self.segs[idx..].iter().take(MAX_IOVECS).enumerate() {
-                iov[k] = IoSlice::new(if k == 0 { &s[off..] } else { s });
+            for (k, s) in self.segs[self.idx..].iter().take(MAX_IOVECS).enumerate() {
+                let bytes: &[u8] = match s {
+                    Seg::Inline { start, end } => &self.buf[*start..*end],
+                    Seg::Shared(b) => b,
+                };
+                iov[k] = IoSlice::new(if k == 0 { &bytes[self.off..] } else { bytes });
                 n_iov += 1;
             }
             let mut n = w.write_vectored(&iov[..n_iov]).await?;
@@ -86,7 +116,11 @@ impl WriteBatch {
                 return Err(std::io::ErrorKind::WriteZero.into());
             }
             while n > 0 {
-                let left = self.segs[self.idx].len() - self.off;
+                let seg_len = match &self.segs[self.idx] {
+                    Seg::Inline { start, end } => end - start,
+                    Seg::Shared(b) => b.len(),
+                };
+                let left = seg_len - self.off;
                 if n >= left {
                     n -= left;
                     self.idx += 1;
@@ -98,6 +132,8 @@ impl WriteBatch {
             }
         }
         self.segs.clear();
+        self.buf.clear();
+        self.open = 0;
         self.len = 0;
         self.idx = 0;
         Ok(())
@@ -113,9 +149,9 @@ mod tests {
         let mut b = WriteBatch::new();
         let big = Bytes::from(vec![7u8; 4000]);
         b.put_slice(b"ab");
-        b.put_shared(&big);
-        b.put_shared(&Bytes::from_static(b"cd"));
-        b.put_shared(&big);
+        b.put_shared(big.clone());
+        b.put_shared(Bytes::from_static(b"cd"));
+        b.put_shared(big);
         assert_eq!(b.len(), 8004);
         let mut out = Vec::new();
         b.write_to(&mut out).await.unwrap();
@@ -123,5 +159,61 @@ mod tests {
         assert_eq!(&out[..2], b"ab");
         assert_eq!(&out[4002..4004], b"cd");
         assert!(b.is_empty());
+    }
+
+    /// A writer that takes at most `step` bytes per call, to exercise
+    /// resuming in the middle of inline and shared segments.
+    struct Trickle {
+        out: Vec<u8>,
+        step: usize,
+    }
+
+    impl tokio::io::AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let n = buf.len().min(self.step);
+            self.out.extend_from_slice(&buf[..n]);
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn partial_writes_resume_exactly_and_the_buffer_is_reused() {
+        let mut expect = Vec::new();
+        let mut b = WriteBatch::new();
+        for i in 0..300u32 {
+            let small = i.to_be_bytes();
+            let big = Bytes::from(vec![(i % 251) as u8; 600 + i as usize]);
+            b.put_slice(&small);
+            b.put_shared(big.clone());
+            expect.extend_from_slice(&small);
+            expect.extend_from_slice(&big);
+        }
+        let mut w = Trickle {
+            out: Vec::new(),
+            step: 777,
+        };
+        b.write_to(&mut w).await.unwrap();
+        assert_eq!(w.out, expect);
+        assert!(b.is_empty());
+        b.put_slice(b"again");
+        w.out.clear();
+        b.write_to(&mut w).await.unwrap();
+        assert_eq!(w.out, b"again");
     }
 }

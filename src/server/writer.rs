@@ -51,7 +51,7 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
         wake.as_mut().enable();
         outbox.take(&mut work);
         for f in work.control.drain(..) {
-            batch.put_shared(&f);
+            batch.put_shared(f);
         }
         let now = Instant::now();
         let mut i = 0;
@@ -70,7 +70,7 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
             }
             items.clear();
             let state = q.drain(&mut items, PER_QUEUE, now.into_std());
-            let n = encode(&q, &items, &mut batch);
+            let n = encode(&q, &mut items, &mut batch);
             conn.messages_out.fetch_add(n, Relaxed);
             match state {
                 DrainState::More => carry.push(q),
@@ -99,6 +99,7 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
             break Exit::Finished;
         }
         let next = timers.iter().map(|t| t.0).min();
+        batch.idle();
         tokio::select! {
             biased;
             _ = outbox.killed() => break Exit::Killed,
@@ -128,15 +129,16 @@ async fn sleep_until_opt(t: Option<Instant>) {
     }
 }
 
-/// Encodes drained items as frames for `q`'s subscriber; returns the number
-/// of messages.
-fn encode(q: &SubscriberQueue, items: &[Item], batch: &mut WriteBatch) -> u64 {
+/// Encodes drained items as frames for `q`'s subscriber, moving their
+/// bodies into the batch (no refcount traffic); returns the number of
+/// messages. Leaves `items` empty.
+fn encode(q: &SubscriberQueue, items: &mut Vec<Item>, batch: &mut WriteBatch) -> u64 {
     let sub = q.sub_id;
     let max_batch = q.limits.max_batch.min(u16::MAX as usize);
     let mut delivered = 0u64;
     let mut i = 0;
     while i < items.len() {
-        match &items[i] {
+        match &mut items[i] {
             Item::Msg(_) if max_batch > 1 => {
                 let mut j = i;
                 let mut bodies = 0;
@@ -151,10 +153,10 @@ fn encode(q: &SubscriberQueue, items: &[Item], batch: &mut WriteBatch) -> u64 {
                 }
                 let count = j - i;
                 batch.put_slice(&message_batch_header(sub, count as u16, bodies));
-                for it in &items[i..j] {
-                    if let Item::Msg(m) = it {
+                for it in &mut items[i..j] {
+                    if let Item::Msg(m) = std::mem::replace(it, Item::Hole) {
                         batch.put_slice(&(m.body.len() as u32).to_be_bytes());
-                        batch.put_shared(&m.body);
+                        batch.put_shared(m.body);
                     }
                 }
                 delivered += count as u64;
@@ -163,18 +165,19 @@ fn encode(q: &SubscriberQueue, items: &[Item], batch: &mut WriteBatch) -> u64 {
             }
             Item::Msg(m) => {
                 batch.put_slice(&message_header(sub, m.body.len()));
-                batch.put_shared(&m.body);
+                batch.put_shared(std::mem::take(&mut m.body));
                 delivered += 1;
             }
             Item::Gap(g) => {
                 batch.put_slice(&g.to_frame(sub).to_bytes());
                 q.counters.gap_notices.fetch_add(1, Relaxed);
             }
-            Item::Frame(f) => batch.put_shared(f),
+            Item::Frame(f) => batch.put_shared(std::mem::take(f)),
             Item::Hole => {}
         }
         i += 1;
     }
+    items.clear();
     q.note_delivered(delivered);
     delivered
 }
