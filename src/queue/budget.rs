@@ -21,6 +21,9 @@ impl Budget {
 
     /// Takes `n` bytes if they fit; false (and nothing taken) otherwise.
     pub fn try_reserve(&self, n: u64) -> bool {
+        if n == 0 {
+            return true;
+        }
         let mut cur = self.used.load(Ordering::Relaxed);
         loop {
             if cur + n > self.limit {
@@ -44,9 +47,13 @@ impl Budget {
         self.used.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Gives back `n` bytes.
+    /// Gives back `n` bytes. Zero costs nothing: a full history ring that
+    /// rotates releases exactly what it takes, once per publish, and a
+    /// locked add of zero would still bounce the shared cache line.
     pub fn release(&self, n: u64) {
-        self.used.fetch_sub(n, Ordering::Relaxed);
+        if n > 0 {
+            self.used.fetch_sub(n, Ordering::Relaxed);
+        }
     }
 
     /// Bytes in use.
