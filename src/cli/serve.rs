@@ -38,7 +38,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)
         .map_err(|e| anyhow::anyhow!("{}", super::config_cmd::describe(&e)))?;
     crate::logging::init(&cfg.log.level, &cfg.log.format)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    // A task woken from a worker goes to that worker's LIFO slot, which no
+    // other worker may steal: a publisher's reader then runs the writers it
+    // woke on its own core while the other idles (16% idle at 1 KiB 1×1).
+    // Without the slot the other worker takes them. Measured (two servers,
+    // alternated, medians): fanout 1 KiB 1×1 706 k → 801 k msgs/s, 16 B
+    // 4×4 6.90 M → 7.68 M, other cases −3…+4% (noise), latency unchanged.
+    #[cfg(tokio_unstable)]
+    b.disable_lifo_slot();
+    let rt = b
         .enable_all()
         .thread_name("spate")
         .build()
