@@ -141,8 +141,8 @@ peak_rss_kib() {
 # --- cases -----------------------------------------------------------------
 # Each line: id | brokers | spate bench arguments. Message counts aim at a
 # few seconds per run (full) or about one (quick).
-if [ "$QUICK" = 1 ]; then D16=1000000; D1K=400000; LAT_S=2; MT=300000; BURST=50000; WILD=100000
-else D16=8000000; D1K=3000000; LAT_S=5; MT=2000000; BURST=200000; WILD=500000; fi
+if [ "$QUICK" = 1 ]; then D16=1000000; D1K=400000; LAT_S=2; MT=300000; BURST=50000; WILD=1000000
+else D16=8000000; D1K=3000000; LAT_S=5; MT=2000000; BURST=200000; WILD=4000000; fi
 CASES=()
 for b in 16 1024; do
     for ps in 1x1 1x10 1x100 4x4; do

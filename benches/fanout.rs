@@ -20,7 +20,10 @@ use spate_proto::{ErrorCode, Publish, SubscribeOptions, Text};
 struct NoWriter;
 
 impl Scheduler for NoWriter {
-    fn schedule(&self, _q: Arc<spate::queue::SubscriberQueue>) {}
+    fn enqueue(&self, _q: Arc<spate::queue::SubscriberQueue>) -> bool {
+        false
+    }
+    fn wake(&self) {}
     fn kill(&self, _code: ErrorCode, _reference: u32, _message: String) {}
 }
 

@@ -9,7 +9,7 @@ use spate_proto::message::BodyParts;
 use spate_proto::{Headers, Publish, StateChange};
 
 use super::{now_us, Broker, BrokerError, Topic, TopicInner};
-use crate::queue::{Msg, PushOutcome, SubscriberQueue};
+use crate::queue::{Msg, PushOutcome, SubscriberQueue, Wakes};
 use crate::topics::validate_topic;
 
 /// What the broker assigned to a published message.
@@ -39,12 +39,14 @@ pub(crate) struct Append<'a> {
 pub struct PublishScratch {
     msgs: Vec<Msg>,
     receivers: Vec<u32>,
+    wakes: Wakes,
 }
 
 impl Broker {
     /// Publishes a run of messages, as read from one socket read, in order:
     /// consecutive messages to the same topic are appended under one lock
-    /// and pushed to each subscriber queue with one lock and one wake-up.
+    /// and pushed to each subscriber queue with one lock; each writer is
+    /// woken once, after the whole run is queued.
     /// One result per message is appended to `out`.
     pub fn publish_many(
         &self,
@@ -79,6 +81,7 @@ impl Broker {
             }
             i = j;
         }
+        scratch.wakes.wake_all();
     }
 
     fn append_run(
@@ -147,7 +150,8 @@ impl Broker {
         scratch.receivers.clear();
         scratch.receivers.resize(scratch.msgs.len(), 0);
         for q in &inner.matches {
-            if q.push_many(&scratch.msgs, &mut scratch.receivers) == PushOutcome::MustWait
+            if q.push_many(&scratch.msgs, &mut scratch.receivers, &mut scratch.wakes)
+                == PushOutcome::MustWait
                 && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
             {
                 blocked.push(Arc::clone(q));
@@ -195,6 +199,7 @@ impl Broker {
         let mut scratch = PublishScratch::default();
         let (seq, timestamp_us) =
             self.append_all(topic, inner, std::iter::once(a), blocked, &mut scratch);
+        scratch.wakes.wake_all();
         let published = Published {
             epoch: topic.epoch,
             seq,

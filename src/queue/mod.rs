@@ -17,6 +17,7 @@ pub mod limits;
 pub mod rate;
 mod stream;
 pub mod subscriber;
+pub mod wakes;
 
 pub use budget::Budget;
 pub use counters::SubCounters;
@@ -24,6 +25,7 @@ pub use gap::GapMarker;
 pub use item::{Item, Msg};
 pub use limits::QueueLimits;
 pub use subscriber::{DrainState, PushOutcome, SubscriberQueue};
+pub use wakes::Wakes;
 
 #[cfg(test)]
 mod tests;

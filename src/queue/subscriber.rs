@@ -22,13 +22,17 @@ use super::item::{Item, Msg};
 use super::limits::QueueLimits;
 use super::rate::TokenBucket;
 use super::stream::State;
+use super::wakes::Wakes;
 
 /// Who drains a queue: the connection's outbox. The queue asks it to
 /// schedule a drain when it goes from idle to non-empty, and to close the
 /// connection when the policy says the subscriber must go.
 pub trait Scheduler: Send + Sync + 'static {
-    /// Put `q` on the writer's ready list and wake the writer.
-    fn schedule(&self, q: Arc<SubscriberQueue>);
+    /// Puts `q` on the writer's ready list; true if the writer must then be
+    /// woken ([`Self::wake`]), now or once the caller's run is queued.
+    fn enqueue(&self, q: Arc<SubscriberQueue>) -> bool;
+    /// Wakes the writer.
+    fn wake(&self);
     /// Close the connection with an ERROR frame about request `reference`.
     fn kill(&self, code: ErrorCode, reference: u32, message: String);
 }
@@ -112,16 +116,25 @@ impl SubscriberQueue {
     /// Offers `msg` to the queue; the policy decides when it is full.
     pub fn push(self: &Arc<Self>, msg: &Msg) -> PushOutcome {
         let mut receivers = [0u32];
-        self.push_many(std::slice::from_ref(msg), &mut receivers)
+        let mut wakes = Wakes::default();
+        let r = self.push_many(std::slice::from_ref(msg), &mut receivers, &mut wakes);
+        wakes.wake_all();
+        r
     }
 
     /// Offers several messages (in order) under one lock, with one budget
-    /// reservation and at most one wake-up of the writer: the publish path
-    /// hands over everything one socket read produced at once. Adds 1 to
+    /// reservation; a writer wake-up this needs goes to `wakes`, for the
+    /// caller to do once its whole run is queued. The publish path hands
+    /// over everything one socket read produced at once. Adds 1 to
     /// `receivers[k]` for each message `k` that was queued. Returns
     /// `MustWait` if any message overfilled a `block` queue, `Closed` if the
     /// subscription is gone, `Lost` if nothing was queued, else `Queued`.
-    pub fn push_many(self: &Arc<Self>, msgs: &[Msg], receivers: &mut [u32]) -> PushOutcome {
+    pub fn push_many(
+        self: &Arc<Self>,
+        msgs: &[Msg],
+        receivers: &mut [u32],
+        wakes: &mut Wakes,
+    ) -> PushOutcome {
         let mut st = self.state.lock();
         if st.closed {
             return PushOutcome::Closed;
@@ -161,7 +174,9 @@ impl SubscriberQueue {
             self.kill("queue stayed full past the disconnect grace period");
             return PushOutcome::Closed;
         }
-        self.schedule_locked(st);
+        if self.enqueue_locked(st) {
+            wakes.add(&self.sched);
+        }
         if must_wait {
             PushOutcome::MustWait
         } else if queued {
@@ -272,13 +287,21 @@ impl SubscriberQueue {
     }
 
     /// Unlocks, waking the writer if the queue has just become non-empty.
-    fn schedule_locked(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>) {
+    fn schedule_locked(self: &Arc<Self>, st: parking_lot::MutexGuard<'_, State>) {
+        if self.enqueue_locked(st) {
+            self.sched.wake();
+        }
+    }
+
+    /// Unlocks, putting the queue on the writer's ready list if it has just
+    /// become non-empty; true if the writer must be woken.
+    fn enqueue_locked(self: &Arc<Self>, mut st: parking_lot::MutexGuard<'_, State>) -> bool {
         if st.scheduled || st.items.is_empty() {
-            return;
+            return false;
         }
         st.scheduled = true;
         drop(st);
-        self.sched.schedule(Arc::clone(self));
+        self.sched.enqueue(Arc::clone(self))
     }
 
     /// Records `msg` as lost at the tail of the stream.

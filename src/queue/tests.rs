@@ -15,12 +15,17 @@ use super::*;
 #[derive(Default)]
 struct FakeOutbox {
     schedules: AtomicUsize,
+    wakes: AtomicUsize,
     kills: Mutex<Vec<(ErrorCode, String)>>,
 }
 
 impl Scheduler for FakeOutbox {
-    fn schedule(&self, _q: Arc<SubscriberQueue>) {
+    fn enqueue(&self, _q: Arc<SubscriberQueue>) -> bool {
         self.schedules.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+    fn wake(&self) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
     }
     fn kill(&self, code: ErrorCode, _reference: u32, message: String) {
         self.kills.lock().push((code, message));
@@ -283,4 +288,36 @@ fn a_push_schedules_the_writer_once_until_drained() {
     q.push(&msg(3, 0));
     assert_eq!(out.schedules.load(Ordering::Relaxed), 2);
     let _ = Bytes::new();
+}
+
+#[test]
+fn a_publish_run_wakes_the_writer_only_once_it_is_all_queued() {
+    let (q, out) = queue(QueueLimits::simple(Policy::DropOldest, 10), BIG);
+    let mut wakes = Wakes::default();
+    let mut receivers = [0u32; 2];
+    q.push_many(&[msg(1, 0), msg(2, 0)], &mut receivers, &mut wakes);
+    assert_eq!(receivers, [1, 1]);
+    assert_eq!(
+        out.schedules.load(Ordering::Relaxed),
+        1,
+        "on the ready list"
+    );
+    assert_eq!(out.wakes.load(Ordering::Relaxed), 0, "not woken mid-run");
+    wakes.wake_all();
+    assert_eq!(out.wakes.load(Ordering::Relaxed), 1);
+    wakes.wake_all();
+    assert_eq!(out.wakes.load(Ordering::Relaxed), 1, "woken once");
+    q.push(&msg(3, 0));
+    assert_eq!(
+        out.wakes.load(Ordering::Relaxed),
+        1,
+        "still scheduled: no new wake"
+    );
+    drain_all(&q);
+    q.push(&msg(4, 0));
+    assert_eq!(
+        out.wakes.load(Ordering::Relaxed),
+        2,
+        "a single push wakes at once"
+    );
 }

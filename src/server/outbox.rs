@@ -150,18 +150,17 @@ impl Outbox {
 }
 
 impl Scheduler for Outbox {
-    fn schedule(&self, q: Arc<SubscriberQueue>) {
-        let first = {
-            let mut st = self.state.lock();
-            st.ready.push(q);
-            st.ready.len() == 1
-        };
+    fn enqueue(&self, q: Arc<SubscriberQueue>) -> bool {
+        let mut st = self.state.lock();
+        st.ready.push(q);
         // The writer empties the list when it takes work and arms its
         // wake-up before taking, so only the first queue to arrive after
         // that needs to wake it; the rest ride along.
-        if first {
-            self.wake.notify_one();
-        }
+        st.ready.len() == 1
+    }
+
+    fn wake(&self) {
+        self.wake.notify_one();
     }
 
     fn kill(&self, code: ErrorCode, reference: u32, message: String) {
