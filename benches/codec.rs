@@ -17,7 +17,10 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
+};
 use spate_proto::{message_header, Codec, Frame, Message, Publish, Text};
 use tokio_util::codec::Decoder;
 
@@ -47,6 +50,18 @@ fn message(size: usize, seq: u64) -> Message {
     }
 }
 
+/// Decoding one whole frame, `wire`, copied into a fresh buffer first as a
+/// socket read would.
+fn bench_decode(g: &mut BenchmarkGroup<'_, WallTime>, size: usize, wire: &Bytes) {
+    g.bench_with_input(BenchmarkId::new("decode", size), wire, |b, w| {
+        let mut codec = Codec::default();
+        b.iter(|| {
+            let mut src = BytesMut::from(&w[..]);
+            black_box(codec.decode(&mut src).expect("valid").expect("whole"))
+        })
+    });
+}
+
 fn bench_publish(c: &mut Criterion) {
     let mut g = c.benchmark_group("publish");
     g.throughput(Throughput::Elements(1));
@@ -61,13 +76,7 @@ fn bench_publish(c: &mut Criterion) {
             })
         });
         let wire = frame.to_bytes();
-        g.bench_with_input(BenchmarkId::new("decode", size), &wire, |b, w| {
-            let mut codec = Codec::default();
-            b.iter(|| {
-                let mut src = BytesMut::from(&w[..]);
-                black_box(codec.decode(&mut src).expect("valid").expect("whole"))
-            })
-        });
+        bench_decode(&mut g, size, &wire);
     }
     g.finish();
 }
@@ -88,13 +97,7 @@ fn bench_message(c: &mut Criterion) {
             message: m.clone(),
         }
         .to_bytes();
-        g.bench_with_input(BenchmarkId::new("decode", size), &wire, |b, w| {
-            let mut codec = Codec::default();
-            b.iter(|| {
-                let mut src = BytesMut::from(&w[..]);
-                black_box(codec.decode(&mut src).expect("valid").expect("whole"))
-            })
-        });
+        bench_decode(&mut g, size, &wire);
     }
     g.finish();
 }
@@ -108,13 +111,7 @@ fn bench_batch(c: &mut Criterion) {
             messages: (0..BATCH as u64).map(|s| message(size, s)).collect(),
         }
         .to_bytes();
-        g.bench_with_input(BenchmarkId::new("decode", size), &wire, |b, w| {
-            let mut codec = Codec::default();
-            b.iter(|| {
-                let mut src = BytesMut::from(&w[..]);
-                black_box(codec.decode(&mut src).expect("valid").expect("whole"))
-            })
-        });
+        bench_decode(&mut g, size, &wire);
     }
     g.finish();
 }

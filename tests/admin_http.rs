@@ -14,10 +14,9 @@ use std::time::Duration;
 use common::*;
 use spate::admin::{self, client, Exporter, StatsSource};
 use spate::stats::StatsSnapshot;
-use spate_proto::{Codec, Frame, Hello, Policy, SubscribeOptions, Text};
-use tokio::net::{TcpListener, TcpSocket};
+use spate_proto::{Frame, Policy, SubscribeOptions};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_util::codec::Framed;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -134,27 +133,6 @@ async fn metrics_match_the_traffic() {
     srv.stop().await;
 }
 
-/// A client whose socket receive buffer is small and fixed (no
-/// autotuning), so a subscriber that does not read stalls quickly.
-async fn connect_small_window(addr: SocketAddr) -> RawClient {
-    let sock = TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(64 * 1024).unwrap();
-    let stream = sock.connect(addr).await.unwrap();
-    let mut c = RawClient {
-        io: Framed::new(stream, Codec::new(64 * 1024 * 1024)),
-        welcome: None,
-    };
-    c.send(Frame::Hello(Hello {
-        version: 1,
-        flags: 0,
-        client_name: Text::from("slowpoke"),
-        auth_token: Text::default(),
-    }))
-    .await;
-    assert!(matches!(c.recv().await, Frame::Welcome(_)));
-    c
-}
-
 /// Upper bound on what loopback sockets can buffer between a writer and
 /// a reader that does not read: the kernel's largest send buffer plus the
 /// reader's fixed window, with room to spare.
@@ -176,7 +154,7 @@ async fn stats_show_a_slow_subscribers_queue_and_drops() {
     let admin = admin_addr.to_string();
 
     // A subscriber that never reads, with a five-message drop-oldest queue.
-    let mut slow = connect_small_window(srv.addr).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 64 * 1024, "slowpoke").await;
     let opts = SubscribeOptions {
         policy: Some(Policy::DropOldest),
         queue_msgs: Some(QUEUE),

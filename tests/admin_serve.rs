@@ -12,37 +12,14 @@ use std::os::unix::net::UnixDatagram;
 use admin_support::{Daemon, WAIT};
 use common::*;
 use spate::admin::client;
-use spate_proto::{Codec, Frame, Hello, Policy, SubscribeOptions, Text};
-use tokio::net::TcpSocket;
-use tokio_util::codec::Framed;
+use spate_proto::{Frame, Policy, SubscribeOptions};
 
 const MSG: usize = 64 * 1024;
-
-/// A client with a small fixed receive window, so what it does not read
-/// stays queued in the broker instead of in kernel buffers.
-async fn connect_small_window(addr: std::net::SocketAddr) -> RawClient {
-    let sock = TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(64 * 1024).unwrap();
-    let stream = sock.connect(addr).await.unwrap();
-    let mut c = RawClient {
-        io: Framed::new(stream, Codec::new(64 * 1024 * 1024)),
-        welcome: None,
-    };
-    c.send(Frame::Hello(Hello {
-        version: 1,
-        flags: 0,
-        client_name: Text::from("drain-test"),
-        auth_token: Text::default(),
-    }))
-    .await;
-    assert!(matches!(c.recv().await, Frame::Welcome(_)));
-    c
-}
 
 /// Subscribes a non-reading client to `t` with room for everything, then
 /// publishes `n` large messages to `t`. Returns the subscriber.
 async fn subscriber_with_backlog(d: &Daemon, n: usize) -> RawClient {
-    let mut sub = connect_small_window(d.listen).await;
+    let mut sub = RawClient::connect_with_window(d.listen, 64 * 1024, "drain-test").await;
     let opts = SubscribeOptions {
         policy: Some(Policy::DropOldest),
         queue_msgs: Some(100_000),

@@ -68,7 +68,6 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
                 carry.push(q);
                 continue;
             }
-            items.clear();
             let state = q.drain(&mut items, PER_QUEUE, now.into_std());
             let n = encode(&q, &mut items, &mut batch);
             conn.messages_out.fetch_add(n, Relaxed);
@@ -78,7 +77,6 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
                 DrainState::Empty => {}
             }
         }
-        items.clear();
         if !batch.is_empty() {
             let n = batch.len() as u64;
             tokio::select! {

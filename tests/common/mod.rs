@@ -109,24 +109,35 @@ impl RawClient {
     /// reading backs up into the server's queue quickly instead of into
     /// the kernel.
     pub async fn connect_slow(addr: SocketAddr) -> RawClient {
+        RawClient::connect_with_window(addr, 4096, "test").await
+    }
+
+    /// Connects with a fixed receive buffer of `bytes` (no autotuning) and
+    /// completes HELLO/WELCOME as `name`: what the client does not read
+    /// stays queued in the broker rather than in kernel buffers.
+    pub async fn connect_with_window(addr: SocketAddr, bytes: u32, name: &str) -> RawClient {
         let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.set_recv_buffer_size(4096).unwrap();
+        sock.set_recv_buffer_size(bytes).unwrap();
         let s = sock.connect(addr).await.expect("connect");
         s.set_nodelay(true).unwrap();
         let mut c = RawClient {
             io: Framed::new(s, Codec::new(64 * 1024 * 1024)),
             welcome: None,
         };
-        c.hello().await;
+        c.hello_as(name).await;
         c
     }
 
     async fn hello(&mut self) {
+        self.hello_as("test").await
+    }
+
+    async fn hello_as(&mut self, name: &str) {
         let c = self;
         c.send(Frame::Hello(Hello {
             version: 1,
             flags: 0,
-            client_name: Text::from("test"),
+            client_name: Text::from(name),
             auth_token: Text::default(),
         }))
         .await;
