@@ -342,3 +342,30 @@ async fn sub_exits_quietly_when_its_reader_goes_away() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     srv.stop().await;
 }
+
+/// `spate bench` as a user runs it, against a live broker: a lossless
+/// fan-out and a many-topics run, each reporting every message delivered
+/// in its `--json` output (what benches/compare.sh reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_reports_every_message_delivered_as_json() {
+    let srv = start_default().await;
+    let addr = srv.addr.to_string();
+    let cases: [&[&str]; 2] = [
+        &["fanout", "-S", "3", "-M", "2000", "--policy", "block"],
+        &["many-topics", "-T", "50", "-C", "2", "-M", "1000"],
+    ];
+    for args in cases {
+        let out = run(spate(&srv)
+            .arg("bench")
+            .args(args)
+            .args(["--addr", &addr, "--json"]))
+        .await;
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+        let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
+        let phase = &report["phases"][0];
+        assert!(phase["expected"].as_u64().unwrap() > 0, "{phase}");
+        assert_eq!(phase["delivered"], phase["expected"], "{args:?}: {phase}");
+        assert_eq!(phase["lost"], 0, "{phase}");
+        assert!(phase["delivered_rate"].as_f64().unwrap() > 0.0, "{phase}");
+    }
+}
