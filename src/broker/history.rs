@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::queue::{Budget, Msg};
+use crate::queue::{Budget, Credit, Msg};
 
 /// Retention limits for one topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +36,9 @@ impl History {
     }
 
     /// Retains `msg` published at `ts_us`, evicting what the limits or the
-    /// memory budget no longer allow. The budget sees one net change per
-    /// push (a full ring that rotates costs it almost nothing), so the
-    /// shared counter is touched once, not once per eviction.
-    pub fn push(&mut self, msg: &Msg, ts_us: u64, budget: &Budget) {
+    /// memory budget no longer allow. The budget (the publish run's credit)
+    /// sees one net change per push, not one per eviction.
+    pub fn push(&mut self, msg: &Msg, ts_us: u64, budget: &mut Credit<'_>) {
         let r = self.retention;
         if r.max_msgs == 0 {
             return;
@@ -170,12 +169,17 @@ mod tests {
         })
     }
 
+    /// One push as its own publish run.
+    fn put(h: &mut History, seq: u64, ts: u64, budget: &Budget) {
+        h.push(&msg(seq), ts, &mut Credit::new(budget));
+    }
+
     #[test]
     fn keeps_the_newest_within_count_and_bytes() {
         let budget = Budget::new(u64::MAX / 2);
         let mut h = ring(3, 10_000, 0);
         for s in 1..=5 {
-            h.push(&msg(s), s, &budget);
+            put(&mut h, s, s, &budget);
         }
         assert_eq!(h.since(0).map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
         assert_eq!(h.since(4).map(|m| m.seq).collect::<Vec<_>>(), vec![4, 5]);
@@ -183,7 +187,7 @@ mod tests {
         assert_eq!(budget.used(), 300);
         let mut h = ring(100, 250, 0);
         for s in 1..=5 {
-            h.push(&msg(s), s, &budget);
+            put(&mut h, s, s, &budget);
         }
         assert_eq!(h.len(), 2);
     }
@@ -192,12 +196,12 @@ mod tests {
     fn expires_by_age_and_yields_to_the_budget() {
         let budget = Budget::new(250);
         let mut h = ring(100, 10_000, 10);
-        h.push(&msg(1), 0, &budget);
-        h.push(&msg(2), 5, &budget);
-        h.push(&msg(3), 100, &budget);
+        put(&mut h, 1, 0, &budget);
+        put(&mut h, 2, 5, &budget);
+        put(&mut h, 3, 100, &budget);
         assert_eq!(h.earliest_seq(), Some(3));
-        h.push(&msg(4), 101, &budget);
-        h.push(&msg(5), 102, &budget);
+        put(&mut h, 4, 101, &budget);
+        put(&mut h, 5, 102, &budget);
         assert_eq!(h.len(), 2, "budget of 250 holds two 100-byte entries");
         assert_eq!(
             budget.used(),

@@ -9,7 +9,7 @@ use spate_proto::message::BodyParts;
 use spate_proto::{Headers, Publish, StateChange};
 
 use super::{now_us, Broker, BrokerError, Topic, TopicInner};
-use crate::queue::{Msg, PushOutcome, SubscriberQueue, Wakes};
+use crate::queue::{Credit, Msg, PushOutcome, SubscriberQueue, Wakes};
 use crate::topics::validate_topic;
 
 /// What the broker assigned to a published message.
@@ -55,6 +55,7 @@ impl Broker {
         blocked: &mut Vec<Arc<SubscriberQueue>>,
         scratch: &mut PublishScratch,
     ) {
+        let mut credit = Credit::new(&self.budget);
         let mut i = 0;
         while i < pubs.len() {
             let name = &pubs[i].topic;
@@ -69,7 +70,22 @@ impl Broker {
             }
             let run = &pubs[i..j];
             let r = self.with_topic(name, |topic, inner| {
-                self.append_run(topic, inner, run, out, blocked, scratch);
+                let appends = run.iter().map(|p| Append {
+                    key: p.key.as_deref(),
+                    headers: &p.headers,
+                    payload: &p.payload,
+                    state: None,
+                });
+                let (first_seq, timestamp_us) =
+                    self.append_all(topic, inner, appends, blocked, scratch, &mut credit);
+                out.extend(scratch.receivers.iter().enumerate().map(|(k, r)| {
+                    Ok(Published {
+                        epoch: topic.epoch,
+                        seq: first_seq + k as u64,
+                        timestamp_us,
+                        receivers: *r,
+                    })
+                }));
                 Ok(())
             });
             if let Err(e) = r {
@@ -81,39 +97,15 @@ impl Broker {
             }
             i = j;
         }
+        credit.settle();
         scratch.wakes.wake_all();
-    }
-
-    fn append_run(
-        &self,
-        topic: &Topic,
-        inner: &mut TopicInner,
-        run: &[Publish],
-        out: &mut Vec<Result<Published, BrokerError>>,
-        blocked: &mut Vec<Arc<SubscriberQueue>>,
-        scratch: &mut PublishScratch,
-    ) {
-        let appends = run.iter().map(|p| Append {
-            key: p.key.as_deref(),
-            headers: &p.headers,
-            payload: &p.payload,
-            state: None,
-        });
-        let (first_seq, timestamp_us) = self.append_all(topic, inner, appends, blocked, scratch);
-        out.extend(scratch.receivers.iter().enumerate().map(|(k, r)| {
-            Ok(Published {
-                epoch: topic.epoch,
-                seq: first_seq + k as u64,
-                timestamp_us,
-                receivers: *r,
-            })
-        }));
     }
 
     /// Appends messages to a locked topic — next seqs, one encode of each
     /// shared body, history — then pushes them to every matching queue
     /// together. Leaves the messages in `scratch.msgs` and the receivers of
     /// each in `scratch.receivers`; returns the first seq and the timestamp.
+    /// Memory is paid from `credit`, the run's slice of the budget.
     fn append_all<'a>(
         &self,
         topic: &Topic,
@@ -121,6 +113,7 @@ impl Broker {
         appends: impl Iterator<Item = Append<'a>>,
         blocked: &mut Vec<Arc<SubscriberQueue>>,
         scratch: &mut PublishScratch,
+        credit: &mut Credit<'_>,
     ) -> (u64, u64) {
         self.refresh_matches(topic, inner);
         let timestamp_us = now_us();
@@ -144,14 +137,18 @@ impl Broker {
                 seq: inner.seq,
                 ckey: self.ckey(&topic.name, a.key),
             };
-            inner.history.push(&msg, timestamp_us, &self.budget);
+            inner.history.push(&msg, timestamp_us, credit);
             scratch.msgs.push(msg);
         }
         scratch.receivers.clear();
         scratch.receivers.resize(scratch.msgs.len(), 0);
         for q in &inner.matches {
-            if q.push_many(&scratch.msgs, &mut scratch.receivers, &mut scratch.wakes)
-                == PushOutcome::MustWait
+            if q.push_many(
+                &scratch.msgs,
+                &mut scratch.receivers,
+                &mut scratch.wakes,
+                credit,
+            ) == PushOutcome::MustWait
                 && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
             {
                 blocked.push(Arc::clone(q));
@@ -197,8 +194,16 @@ impl Broker {
         blocked: &mut Vec<Arc<SubscriberQueue>>,
     ) -> (Published, Msg) {
         let mut scratch = PublishScratch::default();
-        let (seq, timestamp_us) =
-            self.append_all(topic, inner, std::iter::once(a), blocked, &mut scratch);
+        let mut credit = Credit::new(&self.budget);
+        let (seq, timestamp_us) = self.append_all(
+            topic,
+            inner,
+            std::iter::once(a),
+            blocked,
+            &mut scratch,
+            &mut credit,
+        );
+        credit.settle();
         scratch.wakes.wake_all();
         let published = Published {
             epoch: topic.epoch,

@@ -19,7 +19,7 @@ mod stream;
 pub mod subscriber;
 pub mod wakes;
 
-pub use budget::Budget;
+pub use budget::{Budget, Credit};
 pub use counters::SubCounters;
 pub use gap::GapMarker;
 pub use item::{Item, Msg};

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use spate_proto::{ErrorCode, GapReason, Policy};
 use tokio::sync::Notify;
 
-use super::budget::Budget;
+use super::budget::{Budget, Credit};
 use super::counters::SubCounters;
 use super::gap::GapMarker;
 use super::item::{Item, Msg};
@@ -117,14 +117,21 @@ impl SubscriberQueue {
     pub fn push(self: &Arc<Self>, msg: &Msg) -> PushOutcome {
         let mut receivers = [0u32];
         let mut wakes = Wakes::default();
-        let r = self.push_many(std::slice::from_ref(msg), &mut receivers, &mut wakes);
+        let mut credit = Credit::new(&self.budget);
+        let r = self.push_many(
+            std::slice::from_ref(msg),
+            &mut receivers,
+            &mut wakes,
+            &mut credit,
+        );
+        credit.settle();
         wakes.wake_all();
         r
     }
 
     /// Offers several messages (in order) under one lock, with one budget
-    /// reservation; a writer wake-up this needs goes to `wakes`, for the
-    /// caller to do once its whole run is queued. The publish path hands
+    /// reservation from the caller's `credit`; a writer wake-up this needs
+    /// goes to `wakes`, for the caller to do once its whole run is queued. The publish path hands
     /// over everything one socket read produced at once. Adds 1 to
     /// `receivers[k]` for each message `k` that was queued. Returns
     /// `MustWait` if any message overfilled a `block` queue, `Closed` if the
@@ -134,6 +141,7 @@ impl SubscriberQueue {
         msgs: &[Msg],
         receivers: &mut [u32],
         wakes: &mut Wakes,
+        credit: &mut Credit<'_>,
     ) -> PushOutcome {
         let mut st = self.state.lock();
         if st.closed {
@@ -142,7 +150,7 @@ impl SubscriberQueue {
         // Pay for the whole batch at once when the budget allows; what is
         // not used is refunded below.
         let total: usize = msgs.iter().map(Msg::cost).sum();
-        let mut prepaid = if self.budget.try_reserve(total as u64) {
+        let mut prepaid = if credit.try_reserve(total as u64) {
             total
         } else {
             0
@@ -165,10 +173,7 @@ impl SubscriberQueue {
                 }
             }
         }
-        let release = prepaid + std::mem::take(&mut st.released);
-        if release > 0 {
-            self.budget.release(release as u64);
-        }
+        credit.release((prepaid + std::mem::take(&mut st.released)) as u64);
         if kill {
             drop(st);
             self.kill("queue stayed full past the disconnect grace period");
@@ -341,6 +346,18 @@ impl SubscriberQueue {
     /// Moves what may be delivered now into `out` (at most about
     /// `max_bytes` of messages), honouring linger and the rate limit.
     pub fn drain(&self, out: &mut Vec<Item>, max_bytes: usize, now: Instant) -> DrainState {
+        self.drain_into(out, max_bytes, now, &mut Credit::new(&self.budget))
+    }
+
+    /// [`Self::drain`], giving the bytes taken back to `credit` (the
+    /// writer's, settled once per round) instead of the shared budget.
+    pub fn drain_into(
+        &self,
+        out: &mut Vec<Item>,
+        max_bytes: usize,
+        now: Instant,
+        credit: &mut Credit<'_>,
+    ) -> DrainState {
         let l = &self.limits;
         let mut st = self.state.lock();
         if st.closed {
@@ -393,10 +410,7 @@ impl SubscriberQueue {
         if let Some(b) = st.bucket.as_mut() {
             b.take(taken);
         }
-        let release = bytes + std::mem::take(&mut st.released);
-        if release > 0 {
-            self.budget.release(release as u64);
-        }
+        credit.release((bytes + std::mem::take(&mut st.released)) as u64);
         if st.live_msgs < l.max_msgs && st.live_bytes < l.max_bytes {
             st.full_since = None;
         }
@@ -414,6 +428,8 @@ impl SubscriberQueue {
         };
         drop(st);
         if l.policy == Policy::Block && taken > 0 {
+            // A waiting publisher also checks the budget: give back first.
+            credit.settle();
             self.space.notify_waiters();
         }
         state

@@ -33,6 +33,10 @@ impl Scheduler for FakeOutbox {
 }
 
 fn queue(limits: QueueLimits, budget: u64) -> (Arc<SubscriberQueue>, Arc<FakeOutbox>) {
+    queue_with(limits, Arc::new(Budget::new(budget)))
+}
+
+fn queue_with(limits: QueueLimits, budget: Arc<Budget>) -> (Arc<SubscriberQueue>, Arc<FakeOutbox>) {
     let out = Arc::new(FakeOutbox::default());
     let q = Arc::new(SubscriberQueue::new(
         1,
@@ -40,7 +44,7 @@ fn queue(limits: QueueLimits, budget: u64) -> (Arc<SubscriberQueue>, Arc<FakeOut
         "t".into(),
         limits,
         out.clone(),
-        Arc::new(Budget::new(budget)),
+        budget,
     ));
     (q, out)
 }
@@ -292,10 +296,17 @@ fn a_push_schedules_the_writer_once_until_drained() {
 
 #[test]
 fn a_publish_run_wakes_the_writer_only_once_it_is_all_queued() {
-    let (q, out) = queue(QueueLimits::simple(Policy::DropOldest, 10), BIG);
+    let budget = Arc::new(Budget::new(BIG));
+    let (q, out) = queue_with(QueueLimits::simple(Policy::DropOldest, 10), budget.clone());
     let mut wakes = Wakes::default();
     let mut receivers = [0u32; 2];
-    q.push_many(&[msg(1, 0), msg(2, 0)], &mut receivers, &mut wakes);
+    let mut credit = Credit::new(&budget);
+    q.push_many(
+        &[msg(1, 0), msg(2, 0)],
+        &mut receivers,
+        &mut wakes,
+        &mut credit,
+    );
     assert_eq!(receivers, [1, 1]);
     assert_eq!(
         out.schedules.load(Ordering::Relaxed),
@@ -303,6 +314,12 @@ fn a_publish_run_wakes_the_writer_only_once_it_is_all_queued() {
         "on the ready list"
     );
     assert_eq!(out.wakes.load(Ordering::Relaxed), 0, "not woken mid-run");
+    credit.settle();
+    assert_eq!(
+        budget.used(),
+        2 * msg(1, 0).cost() as u64,
+        "the run paid exactly"
+    );
     wakes.wake_all();
     assert_eq!(out.wakes.load(Ordering::Relaxed), 1);
     wakes.wake_all();
@@ -320,4 +337,6 @@ fn a_publish_run_wakes_the_writer_only_once_it_is_all_queued() {
         2,
         "a single push wakes at once"
     );
+    drain_all(&q);
+    assert_eq!(budget.used(), 0, "every byte given back");
 }

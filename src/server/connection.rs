@@ -111,7 +111,12 @@ pub async fn handle(
     broker.register_connection(conn.clone());
     crate::log_limited!(info, "conn.open", conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());
-    let writer = tokio::spawn(writer::run(outbox.clone(), wr, conn.clone()));
+    let writer = tokio::spawn(writer::run(
+        outbox.clone(),
+        wr,
+        conn.clone(),
+        broker.budget.clone(),
+    ));
     let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone());
 
     let reason = read_loop(&mut session, &mut frames, stage).await;

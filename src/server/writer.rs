@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use super::batch::WriteBatch;
 use super::outbox::{Outbox, Work};
 use crate::broker::ConnInfo;
-use crate::queue::{DrainState, Item, SubscriberQueue};
+use crate::queue::{Budget, Credit, DrainState, Item, SubscriberQueue};
 
 /// Stop gathering once a batch holds this much; write, then continue.
 const BATCH_TARGET: usize = 256 * 1024;
@@ -38,8 +38,14 @@ enum Exit {
 const LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// Runs until the outbox is finished and flushed, the connection is
-/// killed, or the socket fails.
-pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnInfo>) {
+/// killed, or the socket fails. What the drained queues held goes back to
+/// `budget` once per round.
+pub async fn run(
+    outbox: Arc<Outbox>,
+    mut sock: OwnedWriteHalf,
+    conn: Arc<ConnInfo>,
+    budget: Arc<Budget>,
+) {
     let mut work = Work::default();
     let mut batch = WriteBatch::new();
     let mut items: Vec<Item> = Vec::new();
@@ -63,20 +69,23 @@ pub async fn run(outbox: Arc<Outbox>, mut sock: OwnedWriteHalf, conn: Arc<ConnIn
             }
         }
         work.ready.append(&mut carry);
+        let mut credit = Credit::new(&budget);
+        let mut messages = 0;
         for q in work.ready.drain(..) {
             if batch.len() >= BATCH_TARGET {
                 carry.push(q);
                 continue;
             }
-            let state = q.drain(&mut items, PER_QUEUE, now.into_std());
-            let n = encode(&q, &mut items, &mut batch);
-            conn.messages_out.fetch_add(n, Relaxed);
+            let state = q.drain_into(&mut items, PER_QUEUE, now.into_std(), &mut credit);
+            messages += encode(&q, &mut items, &mut batch);
             match state {
                 DrainState::More => carry.push(q),
                 DrainState::WaitUntil(t) => timers.push((t.into(), q)),
                 DrainState::Empty => {}
             }
         }
+        credit.settle();
+        conn.messages_out.fetch_add(messages, Relaxed);
         if !batch.is_empty() {
             let n = batch.len() as u64;
             tokio::select! {
