@@ -4,9 +4,11 @@
 #
 # Installs the peers from Debian packages if missing (needs root), builds
 # spate in release mode, then for every case starts each broker fresh on
-# its own loopback port, runs `spate bench` against it REPEATS times,
-# records the broker's peak RSS (VmHWM), stops it (by PID), and finally
-# prints one table of medians with the ratios spate/NATS and spate/Redis.
+# its own loopback port, runs `spate bench` against them in REPEATS rounds
+# (each round runs every broker once, in turn, so a slow spell of this
+# shared machine hits all of them alike), records each broker's peak RSS
+# (VmHWM), stops them (by PID), and finally prints one table of medians
+# with the ratios spate/NATS and spate/Redis.
 # See benches/README.md for what each case measures and how to read it.
 #
 # Usage: benches/compare.sh [--quick] [--repeats N] [--only REGEX] [--out DIR]
@@ -21,7 +23,8 @@
 #   SPATE_BENCH_FLAGS (extra flags for runs against spate, e.g. "--policy block"),
 #   SPATE_SERVE (command that serves spate given "--config FILE"; default
 #   "target/release/spate serve"),
-#   PORT_SPATE/PORT_NATS/PORT_REDIS/PORT_FORWARDER (default 27411/24222/26379/27420).
+#   PORT_SPATE/PORT_SPATE_BLOCK/PORT_NATS/PORT_REDIS/PORT_FORWARDER
+#   (default 27411/27412/24222/26379/27420).
 set -euo pipefail
 
 QUICK=0
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
         --repeats) REPEATS=$2; shift ;;
         --only) ONLY=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -44,6 +47,7 @@ BROKERS=${BROKERS:-spate spate-block nats redis forwarder}
 GEN_THREADS=${GEN_THREADS:-1}
 SPATE_BENCH_FLAGS=${SPATE_BENCH_FLAGS:-}
 PORT_SPATE=${PORT_SPATE:-27411}
+PORT_SPATE_BLOCK=${PORT_SPATE_BLOCK:-27412}
 PORT_NATS=${PORT_NATS:-24222}
 PORT_REDIS=${PORT_REDIS:-26379}
 PORT_FORWARDER=${PORT_FORWARDER:-27420}
@@ -70,30 +74,34 @@ mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/conf"
 rm -f "$OUT"/raw/*.json "$OUT/rss.tsv"
 
 # --- broker lifecycle: only what this script started, by PID ---------------
-BROKER_PID=""
-stop_broker() {
-    [ -n "$BROKER_PID" ] || return 0
-    if kill -0 "$BROKER_PID" 2>/dev/null; then
-        kill -TERM "$BROKER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$BROKER_PID" 2>/dev/null || true
-    fi
-    wait "$BROKER_PID" 2>/dev/null || true
-    BROKER_PID=""
+declare -A BROKER_PID=() # broker name -> PID, for the brokers of the current case
+stop_brokers() {
+    local name pid
+    for name in "${!BROKER_PID[@]}"; do
+        pid=${BROKER_PID[$name]}
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+        unset "BROKER_PID[$name]"
+    done
 }
-trap stop_broker EXIT
-trap 'stop_broker; exit 130' INT TERM
+trap stop_brokers EXIT
+trap 'stop_brokers; exit 130' INT TERM
 
 port_of() {
     case "$1" in
-        spate|spate-block) echo "$PORT_SPATE" ;; nats) echo "$PORT_NATS" ;;
-        redis) echo "$PORT_REDIS" ;; forwarder) echo "$PORT_FORWARDER" ;;
+        spate) echo "$PORT_SPATE" ;; spate-block) echo "$PORT_SPATE_BLOCK" ;;
+        nats) echo "$PORT_NATS" ;; redis) echo "$PORT_REDIS" ;;
+        forwarder) echo "$PORT_FORWARDER" ;;
     esac
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start_broker NAME CASE: starts NAME fresh for CASE; sets BROKER_PID.
+# start_broker NAME CASE: starts NAME fresh for CASE; sets BROKER_PID[NAME].
 start_broker() {
     local name=$1 case_id=$2 port log
     port=$(port_of "$name")
@@ -101,7 +109,7 @@ start_broker() {
     port_open "$port" && die "port $port is already in use: not benchmarking someone else's server"
     case "$name" in
         spate|spate-block)
-            local conf="$OUT/conf/spate-$case_id.toml"
+            local conf="$OUT/conf/$name-$case_id.toml"
             cat >"$conf" <<EOF
 # Written by benches/compare.sh for case $case_id: server defaults except
 # the listener, no admin listener, and room for the wildcards case's
@@ -124,10 +132,10 @@ EOF
         # Two worker threads: like the brokers, the ceiling may use both cores.
         forwarder) "$SPATE" bench forwarder --listen "127.0.0.1:$port" --threads 2 >"$log" 2>&1 & ;;
     esac
-    BROKER_PID=$!
+    BROKER_PID[$name]=$!
     for _ in $(seq 100); do
         port_open "$port" && return 0
-        kill -0 "$BROKER_PID" 2>/dev/null || break
+        kill -0 "${BROKER_PID[$name]}" 2>/dev/null || break
         sleep 0.1
     done
     cat "$log" >&2
@@ -135,7 +143,7 @@ EOF
 }
 
 peak_rss_kib() {
-    awk '/^VmHWM:/ {print $2}' "/proc/$BROKER_PID/status" 2>/dev/null || echo 0
+    awk '/^VmHWM:/ {print $2}' "/proc/${BROKER_PID[$1]}/status" 2>/dev/null || echo 0
 }
 
 # --- cases -----------------------------------------------------------------
@@ -153,6 +161,8 @@ for b in 16 1024; do
 done
 CASES+=("latency-10k-S10|spate nats redis forwarder|latency -S 10 --rate 10000 --duration $LAT_S")
 CASES+=("many-topics-10000|spate nats redis|many-topics -T 10000 -C 10 -M $MT")
+# The same 10,000 topics and as many messages, from 4 publishers.
+CASES+=("many-topics-P4|spate nats redis|many-topics -T 10000 -C 10 -P 4 -M $((MT / 4))")
 CASES+=("burst-stall|spate nats redis|burst -F 10 --slow-rate 0 -B 1024 -M $BURST --timeout 60")
 if [ "$QUICK" = 0 ]; then
     CASES+=("burst-1000ps|spate nats redis|burst -F 10 --slow-rate 1000 -B 1024 -M $BURST --timeout 60")
@@ -170,31 +180,39 @@ fi
 for c in "${CASES[@]}"; do
     IFS='|' read -r id brokers args <<<"$c"
     [ -z "$ONLY" ] || [[ "$id" =~ $ONLY ]] || continue
+    names=()
     for name in $brokers; do
-        [[ " $BROKERS " == *" $name "* ]] || continue
-        start_broker "$name" "$id"
-        # spate-block: spate with every subscription lossless (policy
-        # block), the like-for-like comparison with peers that slow the
-        # publisher (NATS) or buffer (Redis) instead of dropping.
-        target=$name extra=""
-        case "$name" in
-            spate) extra=$SPATE_BENCH_FLAGS ;;
-            spate-block) target=spate extra="--policy block" ;;
-        esac
-        for rep in $(seq "$REPEATS"); do
+        [[ " $BROKERS " == *" $name "* ]] && names+=("$name")
+    done
+    [ ${#names[@]} -gt 0 ] || continue
+    # All brokers of the case run at once, each on its own port; the ones
+    # not being measured sit idle.
+    for name in "${names[@]}"; do start_broker "$name" "$id"; done
+    for rep in $(seq "$REPEATS"); do
+        for name in "${names[@]}"; do
+            # spate-block: spate with every subscription lossless (policy
+            # block), the like-for-like comparison with peers that slow the
+            # publisher (NATS) or buffer (Redis) instead of dropping.
+            target=$name extra=""
+            case "$name" in
+                spate) extra=$SPATE_BENCH_FLAGS ;;
+                spate-block) target=spate extra="--policy block" ;;
+            esac
             say "$id $name run $rep/$REPEATS"
             raw="$OUT/raw/$id--$name--$rep.json"
             # shellcheck disable=SC2086 # word splitting of the argument lists is intended
             if ! timeout "$RUN_LIMIT" "$SPATE" bench $args $extra --broker "$target" \
-                --addr "127.0.0.1:$(port_of "$name")" --broker-pid "$BROKER_PID" \
+                --addr "127.0.0.1:$(port_of "$name")" --broker-pid "${BROKER_PID[$name]}" \
                 --threads "$GEN_THREADS" --json >"$raw" 2>>"$OUT/logs/$id-$name.bench.log"; then
                 say "$id $name run $rep failed (see $OUT/logs/$id-$name.bench.log)"
                 rm -f "$raw"
             fi
         done
-        printf '%s\t%s\t%s\n' "$id" "$name" "$(peak_rss_kib)" >>"$OUT/rss.tsv"
-        stop_broker
     done
+    for name in "${names[@]}"; do
+        printf '%s\t%s\t%s\n' "$id" "$name" "$(peak_rss_kib "$name")" >>"$OUT/rss.tsv"
+    done
+    stop_brokers
 done
 
 # --- summary ---------------------------------------------------------------
