@@ -14,7 +14,7 @@ use spate::broker::{Broker, PublishScratch};
 use spate::config::Config;
 use spate::queue::subscriber::Scheduler;
 use spate::queue::Item;
-use spate_proto::{ErrorCode, Publish, SubscribeOptions, Text};
+use spate_proto::{ErrorCode, Publish, PublishRef, SubscribeOptions, Text};
 
 /// A writer that is never woken: the benchmark drains queues itself.
 struct NoWriter;
@@ -54,6 +54,7 @@ fn fanout(c: &mut Criterion) {
                     payload: Bytes::from(vec![7u8; payload]),
                 })
                 .collect();
+            let pubs: Vec<PublishRef> = pubs.iter().map(PublishRef::from).collect();
             let (mut out, mut blocked, mut scratch) =
                 (Vec::new(), Vec::new(), PublishScratch::default());
             let mut items: Vec<Item> = Vec::new();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use spate_proto::{Frame, Message, StartStatus, SubscribeOptions};
+use spate_proto::{Frame, Message, StartStatus, SubscribeOptions, Text};
 
 fn message(f: Frame) -> (u32, Message) {
     match f {
@@ -228,5 +228,89 @@ async fn a_subscriber_vanishing_mid_stream_does_not_disturb_others() {
         let (_, m) = message(keep.recv().await);
         assert_eq!(&m.payload[..], &i.to_be_bytes());
     }
+    srv.stop().await;
+}
+
+/// One write holding publishes of every shape — plain ones (read in place
+/// from the receive buffer), one with headers and a PUBLISH_BATCH (decoded
+/// the ordinary way) and a SUBSCRIBE in between — is handled in stream
+/// order: seqs, acks, deliveries and the publisher's own subscription all
+/// follow the order the frames were sent in.
+#[tokio::test]
+async fn pipelined_publishes_of_every_shape_keep_stream_order() {
+    let srv = start_default().await;
+    let mut sub = RawClient::connect(srv.addr).await;
+    sub.subscribe(1, "mix", SubscribeOptions::default()).await;
+    let mut p = RawClient::connect(srv.addr).await;
+    let with_headers = spate_proto::Publish {
+        headers: vec![(Text::from("h"), Text::from("v"))],
+        ..publish(2, "mix", "b", true)
+    };
+    let with_key = spate_proto::Publish {
+        key: Some(Text::from("k")),
+        ..publish(3, "mix", "c", true)
+    };
+    p.feed(Frame::Publish(publish(1, "mix", "a", true))).await;
+    p.feed(Frame::Publish(with_headers)).await;
+    p.feed(Frame::Publish(with_key)).await;
+    p.feed(Frame::Subscribe {
+        sub_id: 9,
+        pattern: Text::from("mix"),
+        options: SubscribeOptions::default(),
+    })
+    .await;
+    p.feed(Frame::Publish(publish(4, "mix", "d", true))).await;
+    p.feed(Frame::PublishBatch(vec![
+        publish(5, "mix", "e", true),
+        publish(6, "mix", "f", true),
+    ]))
+    .await;
+    p.feed(Frame::Publish(publish(7, "mix", "g", true))).await;
+    p.flush_io().await;
+
+    let (mut acks, mut own, mut subscribed_at) = (Vec::new(), Vec::new(), None);
+    while acks.len() < 7 || own.len() < 4 {
+        match p.recv().await {
+            Frame::PubAck {
+                request_id, seq, ..
+            } => acks.push((request_id, seq)),
+            Frame::Subscribed(s) => subscribed_at = Some(s.last_seq),
+            f => own.push(message(f)),
+        }
+    }
+    let want: Vec<(u32, u64)> = (1..=7).map(|i| (i, u64::from(i))).collect();
+    assert_eq!(acks, want, "acks in stream order, seq = position");
+    assert_eq!(
+        subscribed_at,
+        Some(3),
+        "SUBSCRIBE ran after the first three publishes, before the rest"
+    );
+    let own: Vec<_> = own
+        .iter()
+        .map(|(id, m)| (*id, m.seq, m.payload.clone()))
+        .collect();
+    assert_eq!(
+        own,
+        vec![
+            (9, 4, "d".into()),
+            (9, 5, "e".into()),
+            (9, 6, "f".into()),
+            (9, 7, "g".into())
+        ]
+    );
+
+    let mut got = Vec::new();
+    for _ in 0..7 {
+        got.push(message(sub.recv().await).1);
+    }
+    let payloads: Vec<_> = got.iter().map(|m| (m.seq, m.payload.clone())).collect();
+    let want: Vec<(u64, bytes::Bytes)> = "abcdefg"
+        .chars()
+        .zip(1u64..)
+        .map(|(c, s)| (s, c.to_string().into()))
+        .collect();
+    assert_eq!(payloads, want);
+    assert_eq!(got[1].headers, vec![(Text::from("h"), Text::from("v"))]);
+    assert_eq!(got[2].key.as_deref(), Some("k"));
     srv.stop().await;
 }

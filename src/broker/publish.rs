@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use spate_proto::message::BodyParts;
-use spate_proto::{Headers, Publish, StateChange};
+use spate_proto::{PublishRef, StateChange, Text};
 
 use super::{now_us, Broker, BrokerError, Topic, TopicInner};
 use crate::queue::{Credit, Msg, PushOutcome, SubscriberQueue, Wakes};
@@ -28,8 +27,8 @@ pub struct Published {
 /// A message about to be appended to a topic.
 pub(crate) struct Append<'a> {
     pub key: Option<&'a str>,
-    pub headers: &'a Headers,
-    pub payload: &'a Bytes,
+    pub headers: &'a [(Text, Text)],
+    pub payload: &'a [u8],
     pub state: Option<StateChange>,
 }
 
@@ -50,7 +49,7 @@ impl Broker {
     /// One result per message is appended to `out`.
     pub fn publish_many(
         &self,
-        pubs: &[Publish],
+        pubs: &[PublishRef<'_>],
         out: &mut Vec<Result<Published, BrokerError>>,
         blocked: &mut Vec<Arc<SubscriberQueue>>,
         scratch: &mut PublishScratch,
@@ -58,22 +57,22 @@ impl Broker {
         let mut credit = Credit::new(&self.budget);
         let mut i = 0;
         while i < pubs.len() {
-            let name = &pubs[i].topic;
+            let name = pubs[i].topic;
             if let Err(e) = self.check_topic(name) {
                 out.push(Err(e));
                 i += 1;
                 continue;
             }
             let mut j = i + 1;
-            while j < pubs.len() && pubs[j].topic == *name {
+            while j < pubs.len() && pubs[j].topic == name {
                 j += 1;
             }
             let run = &pubs[i..j];
             let r = self.with_topic(name, |topic, inner| {
                 let appends = run.iter().map(|p| Append {
-                    key: p.key.as_deref(),
-                    headers: &p.headers,
-                    payload: &p.payload,
+                    key: p.key,
+                    headers: p.headers,
+                    payload: p.payload,
                     state: None,
                 });
                 let (first_seq, timestamp_us) =

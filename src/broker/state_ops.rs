@@ -64,7 +64,6 @@ impl Broker {
         self.check_topic(topic)?;
         check_key(key)?;
         let max_keys = self.config.limits.max_state_keys_per_topic;
-        let headers = Vec::new();
         self.with_topic(topic, |t, inner| {
             let cur = inner.state.get(key);
             if let Some(conflict) = check_condition(cond, cur) {
@@ -75,7 +74,7 @@ impl Broker {
             }
             let a = Append {
                 key: Some(key),
-                headers: &headers,
+                headers: &[],
                 payload: value,
                 state: Some(StateChange::Put),
             };
@@ -102,8 +101,6 @@ impl Broker {
     ) -> Result<StateReply, BrokerError> {
         self.check_topic(topic)?;
         check_key(key)?;
-        let headers = Vec::new();
-        let empty = Bytes::new();
         self.with_topic(topic, |t, inner| {
             let cur = inner.state.get(key);
             if let Some(conflict) = check_condition(cond, cur) {
@@ -114,8 +111,8 @@ impl Broker {
             }
             let a = Append {
                 key: Some(key),
-                headers: &headers,
-                payload: &empty,
+                headers: &[],
+                payload: &[],
                 state: Some(StateChange::Delete),
             };
             let (p, _) = self.append(t, inner, a, blocked);

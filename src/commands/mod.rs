@@ -7,7 +7,7 @@ pub mod state;
 pub mod subscribe;
 pub mod unsubscribe;
 
-use spate_proto::{ErrorCode, Frame};
+use spate_proto::{ErrorCode, Frame, PublishRef};
 
 use crate::server::session::{Fatal, Session};
 
@@ -63,7 +63,22 @@ pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
 
 /// Publishes everything gathered so far.
 pub async fn flush(s: &mut Session) {
-    let mut pubs = std::mem::take(&mut s.pending_pubs);
-    publish::apply_many(s, &mut pubs).await;
-    s.pending_pubs = pubs;
+    flush_with(s, &[]).await;
+}
+
+/// Publishes everything gathered so far and then `more` — publishes that
+/// follow them in the stream, read in place from the receive buffer — as
+/// one run.
+pub async fn flush_with(s: &mut Session, more: &[PublishRef<'_>]) {
+    let mut pending = std::mem::take(&mut s.pending_pubs);
+    if !pending.is_empty() || !more.is_empty() {
+        let run: Vec<PublishRef<'_>> = pending
+            .iter()
+            .map(PublishRef::from)
+            .chain(more.iter().copied())
+            .collect();
+        publish::apply_many(s, &run).await;
+    }
+    pending.clear();
+    s.pending_pubs = pending;
 }

@@ -5,19 +5,19 @@
 
 use std::time::Instant;
 
-use spate_proto::{ErrorCode, Frame, Publish};
+use spate_proto::{ErrorCode, Frame, PublishRef};
 
 use crate::server::session::Session;
 
 /// A run of consecutive publishes (PUBLISH frames and PUBLISH_BATCH
-/// entries), processed in order. `pubs` is drained.
-pub async fn apply_many(s: &mut Session, pubs: &mut Vec<Publish>) {
+/// entries), processed in order.
+pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
     if pubs.is_empty() {
         return;
     }
     s.pace(pubs.len() as u64).await;
     if s.draining {
-        for p in pubs.drain(..) {
+        for p in pubs {
             s.queue_reply(&Frame::error(
                 ErrorCode::NotAllowed,
                 p.request_id,
@@ -57,7 +57,6 @@ pub async fn apply_many(s: &mut Session, pubs: &mut Vec<Publish>) {
     if let Some(t) = started {
         s.record_acks(t, acked);
     }
-    pubs.clear();
     s.flush_replies().await;
     s.wait_blocked().await;
 }

@@ -1,5 +1,6 @@
 //! The server-wide memory budget: one atomic count of the bytes held by all
-//! subscriber queues and topic histories, checked before either grows.
+//! subscriber queues and topic histories, checked before either grows. The
+//! hot paths pay it through a [`Credit`], a run's local slice of it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

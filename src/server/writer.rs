@@ -69,22 +69,26 @@ pub async fn run(
             }
         }
         work.ready.append(&mut carry);
-        let mut credit = Credit::new(&budget);
-        let mut messages = 0;
-        for q in work.ready.drain(..) {
-            if batch.len() >= BATCH_TARGET {
-                carry.push(q);
-                continue;
+        let messages = {
+            // What the round frees goes back to the budget at once, when the
+            // credit drops at the end of this block — before any `.await`.
+            let mut credit = Credit::new(&budget);
+            let mut messages = 0;
+            for q in work.ready.drain(..) {
+                if batch.len() >= BATCH_TARGET {
+                    carry.push(q);
+                    continue;
+                }
+                let state = q.drain_into(&mut items, PER_QUEUE, now.into_std(), &mut credit);
+                messages += encode(&q, &mut items, &mut batch);
+                match state {
+                    DrainState::More => carry.push(q),
+                    DrainState::WaitUntil(t) => timers.push((t.into(), q)),
+                    DrainState::Empty => {}
+                }
             }
-            let state = q.drain_into(&mut items, PER_QUEUE, now.into_std(), &mut credit);
-            messages += encode(&q, &mut items, &mut batch);
-            match state {
-                DrainState::More => carry.push(q),
-                DrainState::WaitUntil(t) => timers.push((t.into(), q)),
-                DrainState::Empty => {}
-            }
-        }
-        credit.settle();
+            messages
+        };
         conn.messages_out.fetch_add(messages, Relaxed);
         if !batch.is_empty() {
             let n = batch.len() as u64;

@@ -6,7 +6,8 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{CodecError, DecodeError};
-use crate::frame::{Frame, HEADER_LEN};
+use crate::frame::{op, Frame, HEADER_LEN};
+use crate::message::PublishRef;
 
 /// Default largest frame length: 1 MiB of payload plus room for headers.
 pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024 + 64 * 1024;
@@ -60,6 +61,25 @@ impl Codec {
         let mut frame = src.split_to(len).freeze();
         let opcode = frame.get_u8();
         Ok(Some((opcode, frame)))
+    }
+}
+
+impl Codec {
+    /// The PUBLISH frame at the front of `src`, read in place, and the
+    /// bytes it spans — if a complete one of the common shape is there
+    /// ([`PublishRef::parse`]). `None` leaves the frame, whatever it is, to
+    /// [`Self::split_frame`] and [`Frame::decode`], which report errors.
+    pub fn peek_publish<'a>(&self, src: &'a [u8]) -> Option<(PublishRef<'a>, usize)> {
+        let (len, rest) = src.split_first_chunk::<4>()?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if len == 0 || len > self.max_frame {
+            return None;
+        }
+        let (&opcode, body) = rest.get(..len)?.split_first()?;
+        if opcode != op::PUBLISH {
+            return None;
+        }
+        Some((PublishRef::parse(body)?, 4 + len))
     }
 }
 

@@ -25,6 +25,6 @@ pub use frame::{
     message_batch_header, message_header, op, opcode_name, Condition, Frame, Gap, GapReason, Hello,
     StartStatus, StateEntry, StateReply, StateStatus, Subscribed, Welcome, PROTOCOL_VERSION,
 };
-pub use message::{BodyParts, Headers, Message, Publish, StateChange};
+pub use message::{BodyParts, Headers, Message, Publish, PublishRef, StateChange};
 pub use options::{Policy, Start, SubscribeOptions};
 pub use wire::Text;

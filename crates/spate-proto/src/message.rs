@@ -111,6 +111,77 @@ impl Publish {
     }
 }
 
+/// A PUBLISH seen in place: its fields borrowed from a decoded [`Publish`]
+/// or straight from the receive buffer ([`PublishRef::parse`]), so handing
+/// a run of publishes to the broker copies nothing and touches no reference
+/// count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    /// As [`Publish::request_id`].
+    pub request_id: u32,
+    /// As [`Publish::ack`].
+    pub ack: bool,
+    /// As [`Publish::topic`].
+    pub topic: &'a str,
+    /// As [`Publish::key`].
+    pub key: Option<&'a str>,
+    /// As [`Publish::headers`].
+    pub headers: &'a [(Text, Text)],
+    /// As [`Publish::payload`].
+    pub payload: &'a [u8],
+}
+
+impl<'a> PublishRef<'a> {
+    /// Reads a PUBLISH body (the bytes after the opcode) in place. Only the
+    /// common shape is read this way — no headers, known flags, valid UTF-8
+    /// — and `None` means "decode it with [`crate::Frame::decode`]", which
+    /// also reports exactly what is wrong with a malformed body. Whatever
+    /// this accepts, `Publish::decode` decodes to the same fields.
+    pub fn parse(body: &'a [u8]) -> Option<PublishRef<'a>> {
+        let (head, rest) = body.split_first_chunk::<5>()?;
+        let flags = head[4];
+        if flags & !(PUB_ACK | HAS_KEY) != 0 {
+            return None;
+        }
+        let (topic, rest) = str_in_place(rest)?;
+        let (key, payload) = if flags & HAS_KEY != 0 {
+            let (k, rest) = str_in_place(rest)?;
+            (Some(k), rest)
+        } else {
+            (None, rest)
+        };
+        Some(PublishRef {
+            request_id: u32::from_be_bytes([head[0], head[1], head[2], head[3]]),
+            ack: flags & PUB_ACK != 0,
+            topic,
+            key,
+            headers: &[],
+            payload,
+        })
+    }
+}
+
+impl<'a> From<&'a Publish> for PublishRef<'a> {
+    fn from(p: &'a Publish) -> PublishRef<'a> {
+        PublishRef {
+            request_id: p.request_id,
+            ack: p.ack,
+            topic: &p.topic,
+            key: p.key.as_deref(),
+            headers: &p.headers,
+            payload: &p.payload,
+        }
+    }
+}
+
+/// A `str` field (u16 length, UTF-8) at the front of `b`, and what follows.
+fn str_in_place(b: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, rest) = b.split_first_chunk::<2>()?;
+    let n = u16::from_be_bytes(*len) as usize;
+    let (s, rest) = rest.split_at_checked(n)?;
+    Some((std::str::from_utf8(s).ok()?, rest))
+}
+
 /// A delivered message: the shared MESSAGE body, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Message {
@@ -234,7 +305,7 @@ pub struct BodyParts<'a> {
     /// Key.
     pub key: Option<&'a str>,
     /// Headers.
-    pub headers: &'a Headers,
+    pub headers: &'a [(Text, Text)],
     /// Payload.
     pub payload: &'a [u8],
 }
@@ -316,7 +387,7 @@ fn decode_headers(r: &mut Reader) -> Result<Headers, DecodeError> {
     Ok(h)
 }
 
-fn encode_headers(dst: &mut BytesMut, h: &Headers) {
+fn encode_headers(dst: &mut BytesMut, h: &[(Text, Text)]) {
     dst.put_u16(h.len() as u16);
     for (n, v) in h {
         put_str(dst, n);
@@ -324,7 +395,7 @@ fn encode_headers(dst: &mut BytesMut, h: &Headers) {
     }
 }
 
-fn headers_len(h: &Headers) -> usize {
+fn headers_len(h: &[(Text, Text)]) -> usize {
     if h.is_empty() {
         0
     } else {
