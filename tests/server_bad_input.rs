@@ -245,3 +245,32 @@ async fn a_client_that_stops_answering_pings_is_disconnected() {
     c.expect_error(ErrorCode::IdleTimeout, true).await;
     srv.stop().await;
 }
+
+/// Valid publishes and then a malformed one in the same write: the valid
+/// ones (read in place from the receive buffer) are published, then the
+/// malformed one is reported and the connection closed.
+#[tokio::test]
+async fn publishes_before_a_malformed_frame_in_one_write_are_delivered() {
+    let srv = start_default().await;
+    let mut sub = RawClient::connect(srv.addr).await;
+    sub.subscribe(1, "t", SubscribeOptions::default()).await;
+    let mut c = RawClient::connect(srv.addr).await;
+    let mut wire = Vec::new();
+    for i in 0..3u32 {
+        wire.extend_from_slice(&Frame::Publish(publish(i, "t", "ok", false)).to_bytes());
+    }
+    // PUBLISH with invalid UTF-8 in its topic.
+    wire.extend_from_slice(&[0, 0, 0, 10, 0x10, 0, 0, 0, 9, 0, 0, 2, 0xff, 0xfe]);
+    c.send_bytes(&wire).await;
+    c.expect_error(ErrorCode::MalformedFrame, true).await;
+    for seq in 1..=3 {
+        match sub.recv().await {
+            Frame::Message { message, .. } => {
+                assert_eq!((message.seq, &message.payload[..]), (seq, &b"ok"[..]))
+            }
+            f => panic!("expected MESSAGE, got {f:?}"),
+        }
+    }
+    still_serving(srv.addr).await;
+    srv.stop().await;
+}
