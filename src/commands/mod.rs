@@ -63,22 +63,19 @@ pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
 
 /// Publishes everything gathered so far.
 pub async fn flush(s: &mut Session) {
-    flush_with(s, &[]).await;
+    flush_with(s, std::iter::empty()).await;
 }
 
 /// Publishes everything gathered so far and then `more` — publishes that
 /// follow them in the stream, read in place from the receive buffer — as
-/// one run.
-pub async fn flush_with(s: &mut Session, more: &[PublishRef<'_>]) {
+/// one run, collected into one list.
+pub async fn flush_with<'a>(s: &mut Session, more: impl IntoIterator<Item = PublishRef<'a>>) {
     let mut pending = std::mem::take(&mut s.pending_pubs);
-    if !pending.is_empty() || !more.is_empty() {
-        let run: Vec<PublishRef<'_>> = pending
-            .iter()
-            .map(PublishRef::from)
-            .chain(more.iter().copied())
-            .collect();
-        publish::apply_many(s, &run).await;
+    let mut run: Vec<PublishRef<'_>> = pending.iter().map(PublishRef::from).collect();
+    for p in more {
+        run.push(p);
     }
+    publish::apply_many(s, &run).await;
     pending.clear();
     s.pending_pubs = pending;
 }

@@ -325,20 +325,21 @@ async fn publish_in_place(
 ) -> (usize, usize) {
     let codec = &frames.decoder().0;
     let buf: &[u8] = frames.read_buffer();
-    let mut run = Vec::new();
-    let mut used = 0;
-    while run.len() < max_frames && used < max_bytes {
-        let Some((p, len)) = codec.peek_publish(&buf[used..]) else {
-            break;
-        };
-        run.push(p);
+    if codec.peek_publish(buf).is_none() {
+        // Nothing to add: the gathered publishes wait for the rest of the run.
+        return (0, 0);
+    }
+    let (mut taken, mut used) = (0, 0);
+    let in_place = std::iter::from_fn(|| {
+        if taken == max_frames || used >= max_bytes {
+            return None;
+        }
+        let (p, len) = codec.peek_publish(&buf[used..])?;
+        taken += 1;
         used += len;
-    }
-    let taken = run.len();
-    if taken > 0 {
-        commands::flush_with(s, &run).await;
-    }
-    drop(run);
+        Some(p)
+    });
+    commands::flush_with(s, in_place).await;
     frames.read_buffer_mut().advance(used);
     (taken, used)
 }

@@ -62,9 +62,7 @@ impl Codec {
         let opcode = frame.get_u8();
         Ok(Some((opcode, frame)))
     }
-}
 
-impl Codec {
     /// The PUBLISH frame at the front of `src`, read in place, and the
     /// bytes it spans — if a complete one of the common shape is there
     /// ([`PublishRef::parse`]). `None` leaves the frame, whatever it is, to
