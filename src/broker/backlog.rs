@@ -23,7 +23,7 @@ pub struct Backlog {
 impl Backlog {
     /// Seq of the first backlog message, 0 if none.
     pub fn first_seq(&self) -> u64 {
-        self.msgs.first().map_or(0, |m| m.seq)
+        self.msgs.first().map_or(0, |m| m.seq())
     }
 }
 

@@ -114,7 +114,7 @@ impl History {
 
     /// Seq of the oldest retained message, if any.
     pub fn earliest_seq(&self) -> Option<u64> {
-        self.entries.front().map(|(m, _)| m.seq)
+        self.entries.front().map(|(m, _)| m.seq())
     }
 
     /// Retained messages with seq ≥ `seq`, oldest first.
@@ -154,11 +154,7 @@ mod tests {
     use bytes::Bytes;
 
     fn msg(seq: u64) -> Msg {
-        Msg {
-            body: Bytes::from(vec![0u8; 91]),
-            seq,
-            ckey: 0,
-        }
+        Msg::new(Bytes::from(vec![0u8; 91]), seq, 0)
     }
 
     fn ring(max_msgs: usize, max_bytes: usize, max_age_us: u64) -> History {
@@ -181,9 +177,12 @@ mod tests {
         for s in 1..=5 {
             put(&mut h, s, s, &budget);
         }
-        assert_eq!(h.since(0).map(|m| m.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
-        assert_eq!(h.since(4).map(|m| m.seq).collect::<Vec<_>>(), vec![4, 5]);
-        assert_eq!(h.last(2).map(|m| m.seq).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            h.since(0).map(|m| m.seq()).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+        assert_eq!(h.since(4).map(|m| m.seq()).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(h.last(2).map(|m| m.seq()).collect::<Vec<_>>(), vec![4, 5]);
         assert_eq!(budget.used(), 300);
         let mut h = ring(100, 250, 0);
         for s in 1..=5 {

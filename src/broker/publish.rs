@@ -131,11 +131,7 @@ impl Broker {
                 payload: a.payload,
             }
             .encode();
-            let msg = Msg {
-                body,
-                seq: inner.seq,
-                ckey: self.ckey(&topic.name, a.key),
-            };
+            let msg = Msg::new(body, inner.seq, self.ckey(&topic.name, a.key));
             inner.history.push(&msg, timestamp_us, credit);
             scratch.msgs.push(msg);
         }

@@ -28,8 +28,8 @@ impl GapMarker {
         GapMarker {
             reason,
             count: 1,
-            first: m.seq,
-            last: m.seq,
+            first: m.seq(),
+            last: m.seq(),
             topic: Some(m.topic()),
         }
     }

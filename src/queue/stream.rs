@@ -125,7 +125,7 @@ impl State {
             let head = self.head_pos;
             for (k, it) in self.items.iter().enumerate() {
                 if let Item::Msg(m) = it {
-                    self.index.insert(m.ckey, head + k as u64);
+                    self.index.insert(m.ckey(), head + k as u64);
                 }
             }
         }

@@ -197,7 +197,7 @@ impl SubscriberQueue {
         let l = &self.limits;
         let cost = msg.cost();
         if l.policy == Policy::Conflate {
-            if let Some(pos) = st.index.remove(&msg.ckey) {
+            if let Some(pos) = st.index.remove(&msg.ckey()) {
                 let i = (pos - st.head_pos) as usize;
                 self.lose_at(st, i, GapReason::Conflated);
             }
@@ -271,7 +271,7 @@ impl SubscriberQueue {
         if st.closed {
             return;
         }
-        st.items.push_back(Item::Frame(frame));
+        st.items.push_back(Item::Frame(Box::new(frame)));
         self.schedule_locked(st);
     }
 
@@ -282,7 +282,7 @@ impl SubscriberQueue {
     fn admit(&self, st: &mut State, msg: Msg, cost: usize) {
         if self.limits.policy == Policy::Conflate {
             let pos = st.head_pos + st.items.len() as u64;
-            st.index.insert(msg.ckey, pos);
+            st.index.insert(msg.ckey(), pos);
         }
         if st.live_msgs == 0 && !self.limits.linger.is_zero() {
             st.first_queued_at = Some(Instant::now());
@@ -335,8 +335,8 @@ impl SubscriberQueue {
         st.released += cost;
         if reason != GapReason::Conflated && self.limits.policy == Policy::Conflate {
             let pos = st.head_pos + i as u64;
-            if st.index.get(&m.ckey) == Some(&pos) {
-                st.index.remove(&m.ckey);
+            if st.index.get(&m.ckey()) == Some(&pos) {
+                st.index.remove(&m.ckey());
             }
         }
         self.counters.add_lost(reason, 1);
@@ -389,7 +389,7 @@ impl SubscriberQueue {
                         break;
                     }
                     let cost = m.cost();
-                    let ckey = m.ckey;
+                    let ckey = m.ckey();
                     st.live_msgs -= 1;
                     st.live_bytes -= cost;
                     if l.policy == Policy::Conflate && st.index.get(&ckey) == Some(&st.head_pos) {

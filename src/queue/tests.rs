@@ -59,11 +59,7 @@ fn msg(seq: u64, key: u64) -> Msg {
     b.put_u16(1);
     b.put_slice(b"t");
     b.put_slice(&[0u8; 64]);
-    Msg {
-        body: b.freeze(),
-        seq,
-        ckey: key,
-    }
+    Msg::new(b.freeze(), seq, key)
 }
 
 /// A gap as (reason, count, first, last).
@@ -77,8 +73,8 @@ fn drain_all(q: &SubscriberQueue) -> (Vec<u64>, Vec<GapSummary>, Vec<String>) {
     for it in items {
         match it {
             Item::Msg(m) => {
-                order.push(format!("m{}", m.seq));
-                seqs.push(m.seq);
+                order.push(format!("m{}", m.seq()));
+                seqs.push(m.seq());
             }
             Item::Gap(g) => {
                 order.push(format!("g{}", g.count));

@@ -1,12 +1,14 @@
 //! [`WriteBatch`]: many frames gathered into one vectored write. Small
 //! pieces (headers, small bodies) are copied into one reusable buffer and
 //! written as ranges of it; large shared message bodies are written straight
-//! from the publisher's buffer (refcounted, never copied per subscriber).
+//! from the message's one encoding (refcounted, never copied per subscriber).
 
 use std::io::IoSlice;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
+
+use crate::queue::Msg;
 
 /// Bodies up to this size are copied into the batch's buffer: cheaper than
 /// an extra iovec. Larger ones are referenced.
@@ -23,8 +25,10 @@ const IDLE_CAPACITY: usize = 16 * 1024;
 enum Seg {
     /// `buf[start..end]`.
     Inline { start: usize, end: usize },
-    /// A shared body, referenced.
+    /// Shared bytes, referenced.
     Shared(Bytes),
+    /// A queued message's shared body, referenced through its handle.
+    Msg(Msg),
 }
 
 /// Frames waiting to be written in one go.
@@ -65,6 +69,19 @@ impl WriteBatch {
         self.segs.push(Seg::Shared(b));
     }
 
+    /// Appends a message's body, taking the caller's handle: copied if
+    /// small, referenced if large (no refcount traffic either way).
+    pub fn put_msg(&mut self, m: Msg) {
+        let len = m.body().len();
+        if len <= INLINE_MAX {
+            self.put_slice(m.body());
+            return;
+        }
+        self.seal();
+        self.len += len;
+        self.segs.push(Seg::Msg(m));
+    }
+
     /// Closes the open inline range into a segment.
     fn seal(&mut self) {
         if self.open < self.buf.len() {
@@ -81,6 +98,7 @@ impl WriteBatch {
         match s {
             Seg::Inline { start, end } => &self.buf[*start..*end],
             Seg::Shared(b) => b,
+            Seg::Msg(m) => m.body(),
         }
     }
 

@@ -155,8 +155,8 @@ fn encode(q: &SubscriberQueue, items: &mut Vec<Item>, batch: &mut WriteBatch) ->
                 let mut bodies = 0;
                 while j < items.len() && j - i < max_batch {
                     match &items[j] {
-                        Item::Msg(m) if j == i || bodies + m.body.len() <= MAX_BATCH_FRAME => {
-                            bodies += m.body.len();
+                        Item::Msg(m) if j == i || bodies + m.body().len() <= MAX_BATCH_FRAME => {
+                            bodies += m.body().len();
                             j += 1;
                         }
                         _ => break,
@@ -166,24 +166,26 @@ fn encode(q: &SubscriberQueue, items: &mut Vec<Item>, batch: &mut WriteBatch) ->
                 batch.put_slice(&message_batch_header(sub, count as u16, bodies));
                 for it in &mut items[i..j] {
                     if let Item::Msg(m) = std::mem::replace(it, Item::Hole) {
-                        batch.put_slice(&(m.body.len() as u32).to_be_bytes());
-                        batch.put_shared(m.body);
+                        batch.put_slice(&(m.body().len() as u32).to_be_bytes());
+                        batch.put_msg(m);
                     }
                 }
                 delivered += count as u64;
                 i = j;
                 continue;
             }
-            Item::Msg(m) => {
-                batch.put_slice(&message_header(sub, m.body.len()));
-                batch.put_shared(std::mem::take(&mut m.body));
+            Item::Msg(_) => {
+                if let Item::Msg(m) = std::mem::replace(&mut items[i], Item::Hole) {
+                    batch.put_slice(&message_header(sub, m.body().len()));
+                    batch.put_msg(m);
+                }
                 delivered += 1;
             }
             Item::Gap(g) => {
                 batch.put_slice(&g.to_frame(sub).to_bytes());
                 q.counters.gap_notices.fetch_add(1, Relaxed);
             }
-            Item::Frame(f) => batch.put_shared(std::mem::take(f)),
+            Item::Frame(f) => batch.put_shared(std::mem::take(&mut **f)),
             Item::Hole => {}
         }
         i += 1;
