@@ -70,7 +70,8 @@ impl WriteBatch {
     }
 
     /// Appends a message's body, taking the caller's handle: copied if
-    /// small, referenced if large (no refcount traffic either way).
+    /// small (the handle is dropped), referenced if large (the handle moves
+    /// into the batch, no extra reference).
     pub fn put_msg(&mut self, m: Msg) {
         let len = m.body().len();
         if len <= INLINE_MAX {
@@ -177,6 +178,28 @@ mod tests {
         assert_eq!(out.len(), 8004);
         assert_eq!(&out[..2], b"ab");
         assert_eq!(&out[4002..4004], b"cd");
+        assert!(b.is_empty());
+    }
+
+    #[tokio::test]
+    async fn message_bodies_are_copied_when_small_and_referenced_when_large() {
+        let small = Msg::new(Bytes::from(vec![1u8; INLINE_MAX]), 1, 0);
+        let large = Msg::new(Bytes::from(vec![2u8; INLINE_MAX + 1]), 2, 0);
+        let mut b = WriteBatch::new();
+        b.put_slice(b"h1");
+        b.put_msg(small.clone());
+        b.put_slice(b"h2");
+        b.put_msg(large.clone());
+        // One inline range (h1, the small body, h2), then the large body.
+        assert_eq!(b.segs.len(), 2);
+        assert!(matches!(b.segs[1], Seg::Msg(_)));
+        let mut out = Vec::new();
+        b.write_to(&mut out).await.unwrap();
+        let mut expect = b"h1".to_vec();
+        expect.extend_from_slice(small.body());
+        expect.extend_from_slice(b"h2");
+        expect.extend_from_slice(large.body());
+        assert_eq!(out, expect);
         assert!(b.is_empty());
     }
 
