@@ -133,10 +133,10 @@ impl SubscriberQueue {
     /// reservation from the caller's `credit`; a writer wake-up this needs
     /// goes to `wakes`, for the caller to do once its whole run is queued.
     /// The publish path hands over everything one socket read produced at
-    /// once. Adds 1 to
-    /// `receivers[k]` for each message `k` that was queued. Returns
-    /// `MustWait` if any message overfilled a `block` queue, `Closed` if the
-    /// subscription is gone, `Lost` if nothing was queued, else `Queued`.
+    /// once. Adds 1 to `receivers[k]` for each message `k` that was queued.
+    /// Returns `MustWait` if any message overfilled a `block` queue,
+    /// `Closed` if the subscription is gone, `Lost` if nothing was queued,
+    /// else `Queued`.
     pub fn push_many(
         self: &Arc<Self>,
         msgs: &[Msg],

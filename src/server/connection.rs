@@ -315,8 +315,8 @@ async fn handle_frames(
 /// — no split, no copy, no reference count per frame — and published as
 /// one run with those gathered before them, then dropped from the buffer.
 /// Stops at any other frame, which the ordinary path then decodes (and
-/// reports, if it is bad), and within the run's limits. Returns the frames
-/// and bytes taken.
+/// reports, if it is bad), and within the run's limits (`max_frames` and
+/// `max_bytes`, both at least 1). Returns the frames and bytes taken.
 async fn publish_in_place(
     s: &mut Session,
     frames: &mut Frames,
@@ -325,12 +325,12 @@ async fn publish_in_place(
 ) -> (usize, usize) {
     let codec = &frames.decoder().0;
     let buf: &[u8] = frames.read_buffer();
-    if codec.peek_publish(buf).is_none() {
+    let Some((first, len)) = codec.peek_publish(buf) else {
         // Nothing to add: the gathered publishes wait for the rest of the run.
         return (0, 0);
-    }
-    let (mut taken, mut used) = (0, 0);
-    let in_place = std::iter::from_fn(|| {
+    };
+    let (mut taken, mut used) = (1, len);
+    let rest = std::iter::from_fn(|| {
         if taken == max_frames || used >= max_bytes {
             return None;
         }
@@ -339,7 +339,7 @@ async fn publish_in_place(
         used += len;
         Some(p)
     });
-    commands::flush_with(s, in_place).await;
+    commands::flush_with(s, std::iter::once(first).chain(rest)).await;
     frames.read_buffer_mut().advance(used);
     (taken, used)
 }
