@@ -20,6 +20,16 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "rust-version: the declared MSRV holds for every dependency"
+python3 scripts/check-rust-version.py
+
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  step "installing cargo-deny into ~/.cargo/bin (cargo install --locked)"
+  cargo install cargo-deny --locked --quiet
+fi
+step "cargo deny check bans licenses sources (deny.toml)"
+cargo deny --log-level error check bans licenses sources
+
 if ! command -v systemd-analyze >/dev/null 2>&1 && have_root_apt; then
   step "installing systemd (for systemd-analyze verify)"
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null

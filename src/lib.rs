@@ -16,6 +16,8 @@
 //! ARCHITECTURE.md follows one message from a publisher's socket to every
 //! subscriber's socket through these files.
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod bench;
 pub mod broker;

@@ -1,5 +1,7 @@
 //! The `spate` binary: a thin shell over [`spate::cli`].
 
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

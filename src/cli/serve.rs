@@ -47,6 +47,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // 4×4 6.90 M → 7.68 M, other cases −3…+4% (noise), latency unchanged.
     #[cfg(tokio_unstable)]
     b.disable_lifo_slot();
+    #[cfg(not(tokio_unstable))]
+    tracing::warn!(
+        "built without --cfg tokio_unstable (RUSTFLAGS replaces .cargo/config.toml's flags): \
+         tokio's LIFO slot stays on, fan-out to few subscribers is slower"
+    );
     let rt = b
         .enable_all()
         .thread_name("spate")

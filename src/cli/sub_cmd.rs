@@ -171,7 +171,7 @@ async fn subscribe(args: SubArgs) -> anyhow::Result<ExitCode> {
     tokio::pin!(interrupted);
     let mut printed = 0u64;
     let id = sub.id();
-    while args.count.map_or(true, |n| printed < n) {
+    while args.count.is_none_or(|n| printed < n) {
         if (&mut interrupted).now_or_never().is_some() {
             return finish(&mut out, ExitCode::from(INTERRUPTED));
         }

@@ -31,6 +31,8 @@
 //! and reconnects), `conn.rs` (one connection), `subs.rs` and `resume.rs`
 //! (subscriptions and their resume positions), `backoff.rs`.
 
+#![forbid(unsafe_code)]
+
 mod actor;
 mod backoff;
 mod client;

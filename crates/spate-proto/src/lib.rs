@@ -12,6 +12,8 @@
 //! +------------------+-----------+----------------------+
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod codec;
 pub mod error;
 pub mod frame;
