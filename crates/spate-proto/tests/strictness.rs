@@ -686,6 +686,7 @@ fn error_frames_carry_unknown_codes_unchanged() {
         code: 299,
         reference: 0,
         message: t("new"),
+        ref_kind: Some(spate_proto::RefKind::Connection),
     };
     assert_eq!(decode_one(&f.to_bytes()), f);
 }
