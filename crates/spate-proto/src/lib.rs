@@ -6,6 +6,12 @@
 //! `protocol.md` at the repository root specifies the same bytes for client
 //! authors in other languages.
 //!
+//! Decoding is direction-aware: a server decodes with
+//! [`Frame::decode_request`] (or [`Codec::requests`]) and never parses a
+//! frame only servers send; a client with [`Frame::decode_reply`] (or
+//! [`Codec::replies`]). Encoding never panics ([`Frame::encode`] clamps
+//! what the wire cannot carry, [`Frame::try_encode`] reports it).
+//!
 //! ```text
 //! +------------------+-----------+----------------------+
 //! | length: u32 BE   | opcode u8 | body (length-1 bytes) |

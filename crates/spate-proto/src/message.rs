@@ -134,7 +134,7 @@ pub struct PublishRef<'a> {
 impl<'a> PublishRef<'a> {
     /// Reads a PUBLISH body (the bytes after the opcode) in place. Only the
     /// common shape is read this way — no headers, known flags, valid UTF-8
-    /// — and `None` means "decode it with [`crate::Frame::decode`]", which
+    /// — and `None` means "decode it with [`crate::Frame::decode_request`]", which
     /// also reports exactly what is wrong with a malformed body. Whatever
     /// this accepts, `Publish::decode` decodes to the same fields.
     pub fn parse(body: &'a [u8]) -> Option<PublishRef<'a>> {

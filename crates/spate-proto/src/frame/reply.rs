@@ -142,8 +142,8 @@ pub(crate) fn state_list_reply(r: &mut Reader) -> Result<Frame, DecodeError> {
     })
 }
 
-/// ERROR; `ref_kind` is optional (servers before protocol revision 1.1 do
-/// not send it).
+/// ERROR; its trailing `ref_kind` is optional (older v1 servers do not
+/// send it).
 pub(crate) fn error(r: &mut Reader) -> Result<Frame, DecodeError> {
     let code = r.u16("code")?;
     let reference = r.u32("reference")?;

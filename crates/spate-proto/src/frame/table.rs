@@ -1,10 +1,10 @@
 //! The one table of protocol v1's frames. Every fact about an opcode — its
 //! value, its name, which side may send it, what its decoder does with
 //! trailing bytes, its [`Frame`] variant and its body decoder — is written
-//! once, in [`frames!`]'s invocation below, and everything that dispatches on
+//! once, in the `frames!` invocation below, and everything that dispatches on
 //! opcodes is generated from it: the [`op`] constants, [`FRAMES`],
 //! [`opcode_name`], [`frame_info`], [`Frame::opcode`] and the decoders'
-//! dispatch ([`decode_body`]).
+//! dispatch ([`Frame::decode_request`], [`Frame::decode_reply`], [`Frame::decode`]).
 
 use bytes::Bytes;
 
