@@ -26,7 +26,12 @@ async fn connections_become(srv: &common::TestServer, n: usize) {
 }
 
 /// Expects a non-fatal ERROR with `code` about `reference`; returns its text.
-async fn expect_reject(c: &mut RawClient, code: ErrorCode, reference: u32, kind: RefKind) -> String {
+async fn expect_reject(
+    c: &mut RawClient,
+    code: ErrorCode,
+    reference: u32,
+    kind: RefKind,
+) -> String {
     match c.recv().await {
         Frame::Error {
             code: got,
@@ -74,8 +79,12 @@ async fn a_topic_of_40000_quotes_gets_a_capped_invalid_topic_and_the_server_surv
     assert!(text.len() <= MAX_ERROR_TEXT, "{} bytes", text.len());
     // Still usable.
     assert!(c.barrier().await.is_empty());
-    c.send(Frame::Publish(publish(8, "ok.topic", "x", true))).await;
-    assert!(matches!(c.recv().await, Frame::PubAck { request_id: 8, .. }));
+    c.send(Frame::Publish(publish(8, "ok.topic", "x", true)))
+        .await;
+    assert!(matches!(
+        c.recv().await,
+        Frame::PubAck { request_id: 8, .. }
+    ));
     // And the connection is accounted for when the client leaves.
     drop(c);
     connections_become(&srv, 0).await;

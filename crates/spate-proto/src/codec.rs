@@ -137,9 +137,8 @@ impl Encoder<Frame> for Codec {
     type Error = CodecError;
 
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        item.try_encode(dst).map_err(|e| {
-            CodecError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
-        })
+        item.try_encode(dst)
+            .map_err(|e| CodecError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
     }
 }
 

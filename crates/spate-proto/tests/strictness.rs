@@ -697,7 +697,7 @@ fn error_reference_kinds_follow_protocol_md_13_1() {
     for c in ErrorCode::ALL {
         let want = match *c as u16 {
             106 | 202..=206 => RefKind::Subscription,
-            100..=199 | 200 => RefKind::Connection,
+            100..=200 => RefKind::Connection, // fatal codes and UNKNOWN_OPCODE
             _ => RefKind::Request,
         };
         assert_eq!(RefKind::infer(*c), want, "{c}");

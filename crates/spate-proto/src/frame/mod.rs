@@ -182,7 +182,6 @@ pub enum Frame {
     },
 }
 
-
 impl Frame {
     /// Builds an ERROR frame, with the message cut to [`MAX_ERROR_TEXT`]
     /// bytes and the reference kind inferred from `code` (see

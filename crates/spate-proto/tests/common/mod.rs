@@ -9,9 +9,8 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use spate_proto::{
-    RefKind,
     Codec, CodecError, Condition, DecodeError, ErrorCode, Frame, Gap, GapReason, Hello, Message,
-    Policy, Publish, Start, StartStatus, StateChange, StateEntry, StateReply, StateStatus,
+    Policy, Publish, RefKind, Start, StartStatus, StateChange, StateEntry, StateReply, StateStatus,
     SubscribeOptions, Subscribed, Text, Welcome,
 };
 use tokio_util::codec::Decoder;
