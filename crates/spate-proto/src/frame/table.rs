@@ -1,16 +1,18 @@
 //! The one table of protocol v1's frames. Every fact about an opcode — its
 //! value, its name, which side may send it, what its decoder does with
-//! trailing bytes, its [`Frame`] variant and its body decoder — is written
-//! once, in the `frames!` invocation below, and everything that dispatches on
-//! opcodes is generated from it: the [`op`] constants, [`FRAMES`],
-//! [`opcode_name`], [`frame_info`], [`Frame::opcode`] and the decoders'
-//! dispatch ([`Frame::decode_request`], [`Frame::decode_reply`], [`Frame::decode`]).
+//! trailing bytes, its [`Frame`] variant with its fields, its body decoder
+//! and its body encoder — is written once, in the `frames!` invocation
+//! below, and everything that dispatches on opcodes or variants is
+//! generated from it: the [`op`] constants, [`FRAMES`], [`opcode_name`],
+//! [`frame_info`], [`Frame::opcode`], the decoders' dispatch
+//! ([`Frame::decode_request`], [`Frame::decode_reply`], [`Frame::decode`])
+//! and the encoder's ([`Frame::encode`]).
 
 use bytes::Bytes;
 
-use super::{reply, request, Frame};
+use super::{encode, reply, request, Frame};
 use crate::error::DecodeError;
-use crate::wire::Reader;
+use crate::wire::{Enc, Reader};
 
 /// Which side of a connection may send a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,7 +80,8 @@ impl Accept {
 macro_rules! frames {
     ($(
         $(#[$doc:meta])*
-        $name:ident = $value:literal => $variant:ident, $dir:ident, $trailing:ident, $decode:path;
+        $name:ident = $value:literal => $variant:ident $fields:tt,
+            $dir:ident, $trailing:ident, $decode:path, $encode:path;
     )*) => {
         /// Opcodes (protocol.md §4).
         pub mod op {
@@ -113,6 +116,12 @@ macro_rules! frames {
             pub fn opcode(&self) -> u8 {
                 match self { $( Frame::$variant { .. } => $value, )* }
             }
+
+            /// Writes the body (everything after the opcode) with the
+            /// frame's encoder, which gets the variant's fields in order.
+            pub(super) fn encode_body(&self, e: &mut Enc) {
+                match self { $( Frame::$variant $fields => frames!(@call $encode, e, $fields), )* }
+            }
         }
 
         /// Decodes the body of a frame with `opcode` if `accept` allows
@@ -134,6 +143,8 @@ macro_rules! frames {
             }
         }
     };
+    (@call $f:path, $e:ident, ( $($a:ident),* )) => { $f($e, $($a),*) };
+    (@call $f:path, $e:ident, { $($a:ident),* }) => { $f($e, $($a),*) };
 }
 
 /// Ends a body according to its trailing-bytes rule.
@@ -149,51 +160,79 @@ fn finish(r: Reader, trailing: Trailing) -> Result<(), DecodeError> {
     }
 }
 
+// One row per frame: `NAME = opcode => Variant fields, direction,
+// trailing-bytes rule, body decoder, body encoder;` — `fields` names the
+// variant's fields in declaration order (they are handed to the encoder in
+// that order). A new frame needs its `Frame` variant, a row here, a decoder
+// in `request.rs` or `reply.rs`, an encoder in `encode.rs`, and its row in
+// protocol.md §4 (tests/protocol_tables.rs checks the two tables agree).
 frames! {
     /// client → server: open the session.
-    HELLO = 0x01 => Hello, ClientToServer, Ignore, request::hello;
+    HELLO = 0x01 => Hello(h),
+        ClientToServer, Ignore, request::hello, encode::hello;
     /// either way: liveness probe.
-    PING = 0x02 => Ping, Both, Error, request::ping;
+    PING = 0x02 => Ping(token),
+        Both, Error, request::ping, encode::token;
     /// either way: answer to PING.
-    PONG = 0x03 => Pong, Both, Error, request::pong;
+    PONG = 0x03 => Pong(token),
+        Both, Error, request::pong, encode::token;
     /// client → server: publish one message.
-    PUBLISH = 0x10 => Publish, ClientToServer, Rest, request::publish;
+    PUBLISH = 0x10 => Publish(p),
+        ClientToServer, Rest, request::publish, encode::publish;
     /// client → server: publish several messages in one frame.
-    PUBLISH_BATCH = 0x11 => PublishBatch, ClientToServer, Error, request::publish_batch;
+    PUBLISH_BATCH = 0x11 => PublishBatch(v),
+        ClientToServer, Error, request::publish_batch, encode::publish_batch;
     /// client → server: start a subscription.
-    SUBSCRIBE = 0x20 => Subscribe, ClientToServer, Error, request::subscribe;
+    SUBSCRIBE = 0x20 => Subscribe { sub_id, pattern, options },
+        ClientToServer, Error, request::subscribe, encode::subscribe;
     /// client → server: end a subscription.
-    UNSUBSCRIBE = 0x21 => Unsubscribe, ClientToServer, Error, request::unsubscribe;
+    UNSUBSCRIBE = 0x21 => Unsubscribe { sub_id },
+        ClientToServer, Error, request::unsubscribe, encode::sub_id;
     /// client → server: set a state key.
-    STATE_PUT = 0x30 => StatePut, ClientToServer, Rest, request::state_put;
+    STATE_PUT = 0x30 => StatePut { request_id, topic, key, condition, value },
+        ClientToServer, Rest, request::state_put, encode::state_put;
     /// client → server: delete a state key.
-    STATE_DEL = 0x31 => StateDel, ClientToServer, Error, request::state_del;
+    STATE_DEL = 0x31 => StateDel { request_id, topic, key, condition },
+        ClientToServer, Error, request::state_del, encode::state_del;
     /// client → server: read a state key.
-    STATE_GET = 0x32 => StateGet, ClientToServer, Error, request::state_get;
+    STATE_GET = 0x32 => StateGet { request_id, topic, key },
+        ClientToServer, Error, request::state_get, encode::state_get;
     /// client → server: list a topic's state keys.
-    STATE_LIST = 0x33 => StateList, ClientToServer, Error, request::state_list;
+    STATE_LIST = 0x33 => StateList { request_id, topic, after, limit },
+        ClientToServer, Error, request::state_list, encode::state_list;
     /// server → client: session accepted.
-    WELCOME = 0x81 => Welcome, ServerToClient, Ignore, reply::welcome;
+    WELCOME = 0x81 => Welcome(w),
+        ServerToClient, Ignore, reply::welcome, encode::welcome;
     /// server → client: publish acknowledged.
-    PUB_ACK = 0x90 => PubAck, ServerToClient, Ignore, reply::pub_ack;
+    PUB_ACK = 0x90 => PubAck { request_id, epoch, seq, timestamp_us, receivers },
+        ServerToClient, Ignore, reply::pub_ack, encode::pub_ack;
     /// server → client: one delivered message.
-    MESSAGE = 0x91 => Message, ServerToClient, Rest, reply::message;
+    MESSAGE = 0x91 => Message { sub_id, message },
+        ServerToClient, Rest, reply::message, encode::message;
     /// server → client: several delivered messages of one subscription.
-    MESSAGE_BATCH = 0x92 => MessageBatch, ServerToClient, Error, reply::message_batch;
+    MESSAGE_BATCH = 0x92 => MessageBatch { sub_id, messages },
+        ServerToClient, Error, reply::message_batch, encode::message_batch;
     /// server → client: subscription accepted.
-    SUBSCRIBED = 0xA0 => Subscribed, ServerToClient, Ignore, reply::subscribed;
+    SUBSCRIBED = 0xA0 => Subscribed(s),
+        ServerToClient, Ignore, reply::subscribed, encode::subscribed;
     /// server → client: subscription ended.
-    UNSUBSCRIBED = 0xA1 => Unsubscribed, ServerToClient, Error, reply::unsubscribed;
+    UNSUBSCRIBED = 0xA1 => Unsubscribed { sub_id },
+        ServerToClient, Error, reply::unsubscribed, encode::sub_id;
     /// server → client: messages were lost.
-    GAP = 0xA2 => Gap, ServerToClient, Ignore, reply::gap;
+    GAP = 0xA2 => Gap(g),
+        ServerToClient, Ignore, reply::gap, encode::gap;
     /// server → client: result of a state operation.
-    STATE_REPLY = 0xB0 => StateReply, ServerToClient, Rest, reply::state_reply;
+    STATE_REPLY = 0xB0 => StateReply(r),
+        ServerToClient, Rest, reply::state_reply, encode::state_reply;
     /// server → client: result of STATE_LIST.
-    STATE_LIST_REPLY = 0xB1 => StateListReply, ServerToClient, Error, reply::state_list_reply;
+    STATE_LIST_REPLY = 0xB1 => StateListReply { request_id, more, entries },
+        ServerToClient, Error, reply::state_list_reply, encode::state_list_reply;
     /// server → client: an error.
-    ERROR = 0xE0 => Error, ServerToClient, Ignore, reply::error;
+    ERROR = 0xE0 => Error { code, reference, message, ref_kind },
+        ServerToClient, Ignore, reply::error, encode::error;
     /// server → client: the server is going away.
-    GOAWAY = 0xE1 => GoAway, ServerToClient, Ignore, reply::goaway;
+    GOAWAY = 0xE1 => GoAway { drain_ms, reason },
+        ServerToClient, Ignore, reply::goaway, encode::goaway;
 }
 
 /// The name protocol.md uses for an opcode, or `None` if v1 has no such
