@@ -228,9 +228,11 @@ async fn disconnect_cuts_the_slow_subscriber_with_a_reason_after_its_grace() {
                 code,
                 reference,
                 message,
+                ref_kind,
             }) => {
                 assert_eq!(code, ErrorCode::SlowConsumer as u16, "{message}");
                 assert_eq!(reference, 3, "the error names the subscription");
+                assert_eq!(ref_kind, Some(spate_proto::RefKind::Subscription));
                 break;
             }
             Some(f) => assert!(t.record(f)),

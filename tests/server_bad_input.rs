@@ -131,9 +131,11 @@ async fn invalid_topics_and_patterns_reject_only_the_request() {
                 code,
                 reference,
                 message,
+                ref_kind,
             } => {
                 assert_eq!(code, ErrorCode::InvalidTopic as u16, "{bad:?}: {message}");
                 assert_eq!(reference, 77);
+                assert_eq!(ref_kind, Some(spate_proto::RefKind::Request));
             }
             f => panic!("{bad:?}: {f:?}"),
         }

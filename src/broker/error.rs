@@ -1,7 +1,7 @@
 //! Errors a broker operation returns; each maps to the wire error code the
 //! client receives.
 
-use spate_proto::ErrorCode;
+use spate_proto::{quote_prefix, ErrorCode};
 use thiserror::Error;
 
 use crate::queue::limits::LimitError;
@@ -10,16 +10,18 @@ use crate::topics::NameError;
 /// Why the broker refused a request.
 #[derive(Debug, Error)]
 pub enum BrokerError {
-    /// Publish to an invalid topic name.
-    #[error("invalid topic {topic:?}: {source}")]
+    /// Publish to an invalid topic name. The text quotes at most a short
+    /// prefix of the name: a client's string is never echoed whole.
+    #[error("invalid topic {}: {source}", quote_prefix(.topic))]
     InvalidTopic {
         /// The name given.
         topic: String,
         /// What is wrong with it.
         source: NameError,
     },
-    /// Subscribe to an invalid pattern.
-    #[error("invalid pattern {pattern:?}: {source}")]
+    /// Subscribe to an invalid pattern (quoted as a short prefix, as for
+    /// topics).
+    #[error("invalid pattern {}: {source}", quote_prefix(.pattern))]
     InvalidPattern {
         /// The pattern given.
         pattern: String,

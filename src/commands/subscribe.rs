@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use spate_proto::{ErrorCode, Frame, SubscribeOptions};
+use spate_proto::{ErrorCode, Frame, RefKind, SubscribeOptions};
 
 use crate::broker::BrokerError;
 use crate::queue::subscriber::Scheduler;
@@ -12,8 +12,9 @@ use crate::server::session::Session;
 /// Handles SUBSCRIBE.
 pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &SubscribeOptions) {
     if s.draining {
-        s.reply(Frame::error(
+        s.reply(Frame::error_about(
             ErrorCode::NotAllowed,
+            RefKind::Subscription,
             sub_id,
             "server is shutting down (GOAWAY sent): subscribe refused",
         ))
@@ -32,7 +33,7 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         }
     };
     if let Some(e) = err {
-        s.reject(sub_id, &e).await;
+        reject(s, sub_id, &e).await;
         return;
     }
     let sched: Arc<dyn Scheduler> = s.outbox.clone();
@@ -41,6 +42,13 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
             tracing::debug!(conn = s.conn.id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
             s.conn.subs.lock().insert(sub_id, q);
         }
-        Err(e) => s.reject(sub_id, &e).await,
+        Err(e) => reject(s, sub_id, &e).await,
     }
+}
+
+/// Sends a non-fatal ERROR about subscription `sub_id` (whatever its code,
+/// `ref_kind` says the reference is a sub id).
+async fn reject(s: &mut Session, sub_id: u32, e: &BrokerError) {
+    let f = Frame::error_about(e.code(), RefKind::Subscription, sub_id, e.to_string());
+    s.reply(f).await;
 }

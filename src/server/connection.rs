@@ -53,7 +53,7 @@ pub async fn handle(
         Ok(Some(Err(CodecError::Decode(e)))) => {
             return refuse(wr, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
         }
-        Ok(Some(Ok((op, body)))) => match Frame::decode(op, body) {
+        Ok(Some(Ok((op, body)))) => match Frame::decode_request(op, body) {
             Ok(Frame::Hello(h)) => h,
             Ok(f) => {
                 let msg = format!(
@@ -277,7 +277,7 @@ async fn handle_frames(
             Some(Ok(raw)) => raw,
         };
         bytes += body.len() + 5;
-        match Frame::decode(op, body) {
+        match Frame::decode_request(op, body) {
             Ok(frame) => {
                 if let Err(f) = commands::apply(s, frame).await {
                     return Some(fatal(s, f.code, f.message).await);

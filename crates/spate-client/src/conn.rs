@@ -66,7 +66,8 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
     })?;
     stream.set_nodelay(true).map_err(Error::io)?;
     let (r, mut writer) = stream.into_split();
-    let mut reader = FramedRead::with_capacity(r, Codec::new(opts.max_incoming_frame), READ_BUFFER);
+    let mut reader =
+        FramedRead::with_capacity(r, Codec::replies(opts.max_incoming_frame), READ_BUFFER);
     let hello = Frame::Hello(Hello {
         version: PROTOCOL_VERSION,
         flags: 0,

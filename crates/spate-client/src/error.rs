@@ -95,6 +95,10 @@ pub enum Error {
     /// The server did not answer in time.
     #[error("timed out: {0}")]
     Timeout(&'static str),
+    /// A field of the request is longer than the wire format can carry
+    /// (e.g. a topic over 65,535 bytes); nothing was sent.
+    #[error("cannot encode the request: {0}")]
+    Unencodable(spate_proto::EncodeError),
 }
 
 impl Error {

@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use spate_proto::{Frame, Gap, Message, Subscribed, Text};
+use spate_proto::{Frame, Gap, Message, RefKind, Subscribed, Text};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
@@ -62,7 +62,13 @@ impl Actor {
                 code,
                 reference,
                 message,
-            } => self.on_error(c, ServerError::new(code, message.as_str()), reference),
+                ref_kind,
+            } => self.on_error(
+                c,
+                ServerError::new(code, message.as_str()),
+                reference,
+                ref_kind,
+            ),
             Frame::GoAway { drain_ms, reason } => self.on_goaway(c, drain_ms, reason),
             other => {
                 return Err(Error::Protocol(format!(
@@ -164,19 +170,35 @@ impl Actor {
         }
     }
 
-    fn on_error(&mut self, c: &mut Conn, e: ServerError, reference: u32) {
-        tracing::debug!(error = %e, reference, "server error");
+    /// An ERROR: fails what `reference` names. `kind` (sent by current
+    /// servers) says whether it is a request id or a subscription id; an
+    /// older server does not say, and then a non-zero reference is looked
+    /// up among both.
+    fn on_error(&mut self, c: &mut Conn, e: ServerError, reference: u32, kind: Option<RefKind>) {
+        tracing::debug!(error = %e, reference, ?kind, "server error");
         if e.is_fatal() {
             // The server closes the connection next; everything waiting
             // learns this error then. Subscriptions resume after reconnect.
             c.fatal.get_or_insert(Error::Server(e));
             return;
         }
-        if reference != 0 {
-            if let Some(p) = self.pending.remove(&reference) {
-                return p.fail(Error::Server(e));
+        let (requests, subs) = match kind {
+            Some(RefKind::Connection) => (false, false),
+            Some(RefKind::Request) => (true, false),
+            Some(RefKind::Subscription) => (false, true),
+            None => (reference != 0, reference != 0),
+        };
+        if requests || subs {
+            let wanted = |p: &Pending| match p {
+                Pending::Ack(_) | Pending::State(_) => requests,
+                Pending::Unsubscribe(_) => subs,
+            };
+            if self.pending.get(&reference).is_some_and(wanted) {
+                if let Some(p) = self.pending.remove(&reference) {
+                    return p.fail(Error::Server(e));
+                }
             }
-            if self.subs.contains_key(&reference) {
+            if subs && self.subs.contains_key(&reference) {
                 return self.end_sub(reference, Error::Server(e));
             }
         }

@@ -142,11 +142,13 @@ impl Actor {
         }
     }
 
-    /// Encodes `frame` into the output buffer unless it exceeds the
-    /// server's frame limit.
+    /// Encodes `frame` into the output buffer unless a field is too long
+    /// for the wire or the frame exceeds the server's frame limit.
     fn encode(&mut self, c: &Conn, frame: &Frame) -> Result<(), Error> {
         let start = self.out.len();
-        frame.encode(&mut self.out);
+        frame
+            .try_encode(&mut self.out)
+            .map_err(Error::Unencodable)?;
         let size = self.out.len() - start;
         // The limit counts the opcode and body, not the 4-byte length.
         if size - 4 > c.max_frame {

@@ -6,22 +6,56 @@ use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::error::{CodecError, DecodeError};
-use crate::frame::{op, Frame, HEADER_LEN};
+use crate::frame::{op, Accept, Frame, HEADER_LEN};
 use crate::message::PublishRef;
 
 /// Default largest frame length: 1 MiB of payload plus room for headers.
 pub const DEFAULT_MAX_FRAME: usize = 1024 * 1024 + 64 * 1024;
 
-/// Length-prefixed frame codec.
+/// Length-prefixed frame codec. It decodes the frames its [`Accept`]
+/// allows: [`Codec::new`] both directions, [`Codec::replies`] (clients)
+/// only what servers send, [`Codec::requests`] (servers) only what clients
+/// send. Encoding fails (an I/O error of kind `InvalidInput`, nothing
+/// written) on a frame [`Frame::try_encode`] rejects.
 #[derive(Debug, Clone)]
 pub struct Codec {
     max_frame: usize,
+    accept: Accept,
 }
 
 impl Codec {
-    /// A codec that rejects frames whose length exceeds `max_frame`.
+    /// A codec that decodes frames of either direction and rejects frames
+    /// whose length exceeds `max_frame`.
     pub fn new(max_frame: usize) -> Codec {
-        Codec { max_frame }
+        Codec {
+            max_frame,
+            accept: Accept::Any,
+        }
+    }
+
+    /// A client's codec: decodes server → client frames and PING/PONG
+    /// ([`Frame::decode_reply`]); any other opcode is
+    /// [`DecodeError::UnknownOpcode`].
+    pub fn replies(max_frame: usize) -> Codec {
+        Codec {
+            max_frame,
+            accept: Accept::Replies,
+        }
+    }
+
+    /// A server's codec: decodes client → server frames and PING/PONG
+    /// ([`Frame::decode_request`]); any other opcode is
+    /// [`DecodeError::UnknownOpcode`].
+    pub fn requests(max_frame: usize) -> Codec {
+        Codec {
+            max_frame,
+            accept: Accept::Requests,
+        }
+    }
+
+    /// Which frames this codec decodes.
+    pub fn accept(&self) -> Accept {
+        self.accept
     }
 
     /// Largest accepted frame length.
@@ -66,7 +100,7 @@ impl Codec {
     /// The PUBLISH frame at the front of `src`, read in place, and the
     /// bytes it spans — if a complete one of the common shape is there
     /// ([`PublishRef::parse`]). `None` leaves the frame, whatever it is, to
-    /// [`Self::split_frame`] and [`Frame::decode`], which report errors.
+    /// [`Self::split_frame`] and [`Frame::decode_request`], which report errors.
     pub fn peek_publish<'a>(&self, src: &'a [u8]) -> Option<(PublishRef<'a>, usize)> {
         let (len, rest) = src.split_first_chunk::<4>()?;
         let len = u32::from_be_bytes(*len) as usize;
@@ -94,7 +128,7 @@ impl Decoder for Codec {
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
         match self.split_frame(src)? {
             None => Ok(None),
-            Some((opcode, body)) => Ok(Some(Frame::decode(opcode, body)?)),
+            Some((opcode, body)) => Ok(Some(Frame::decode_with(self.accept, opcode, body)?)),
         }
     }
 }
@@ -103,8 +137,8 @@ impl Encoder<Frame> for Codec {
     type Error = CodecError;
 
     fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
-        item.encode(dst);
-        Ok(())
+        item.try_encode(dst)
+            .map_err(|e| CodecError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e)))
     }
 }
 

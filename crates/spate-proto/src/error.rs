@@ -76,6 +76,58 @@ impl DecodeError {
     }
 }
 
+/// Why a frame cannot be encoded exactly: a field is longer than its
+/// length prefix can say. [`crate::Frame::try_encode`] returns it;
+/// [`crate::Frame::encode`] instead clamps the field and never fails.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// A field, count or the whole frame does not fit its length prefix.
+    #[error("{field} is {len} long, more than the {max} its length prefix can say")]
+    TooLong {
+        /// Field (or `"frame"`).
+        field: &'static str,
+        /// Its length: bytes, or items for a count.
+        len: usize,
+        /// The most the prefix can say.
+        max: usize,
+    },
+}
+
+/// Longest ERROR message text the server sends, in bytes; longer texts are
+/// cut by [`cap_text`].
+pub const MAX_ERROR_TEXT: usize = 512;
+
+/// Longest prefix of a client's string (topic, pattern, key) quoted in an
+/// error text by [`quote_prefix`], in bytes.
+pub const MAX_QUOTED: usize = 64;
+
+/// `text` cut to at most `max` bytes on a char boundary; a cut text ends
+/// in `…` (counted in `max`).
+pub fn cap_text(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    const MORE: &str = "…";
+    let keep = crate::wire::truncate_str(&text, max.saturating_sub(MORE.len())).len();
+    text.truncate(keep);
+    if text.len() + MORE.len() <= max {
+        text.push_str(MORE);
+    }
+    text
+}
+
+/// `s` quoted and escaped for an error text, but at most its first
+/// [`MAX_QUOTED`] bytes, followed by `…` if it was cut: an error never
+/// echoes a whole client string, however long.
+pub fn quote_prefix(s: &str) -> String {
+    let p = crate::wire::truncate_str(s, MAX_QUOTED);
+    if p.len() < s.len() {
+        format!("{p:?}… ({} bytes)", s.len())
+    } else {
+        format!("{p:?}")
+    }
+}
+
 /// Either an I/O failure or a decode failure, as the codec reports them.
 #[derive(Debug, Error)]
 pub enum CodecError {

@@ -6,6 +6,12 @@
 //! `protocol.md` at the repository root specifies the same bytes for client
 //! authors in other languages.
 //!
+//! Decoding is direction-aware: a server decodes with
+//! [`Frame::decode_request`] (or [`Codec::requests`]) and never parses a
+//! frame only servers send; a client with [`Frame::decode_reply`] (or
+//! [`Codec::replies`]). Encoding never panics ([`Frame::encode`] clamps
+//! what the wire cannot carry, [`Frame::try_encode`] reports it).
+//!
 //! ```text
 //! +------------------+-----------+----------------------+
 //! | length: u32 BE   | opcode u8 | body (length-1 bytes) |
@@ -22,10 +28,13 @@ pub mod options;
 pub mod wire;
 
 pub use codec::{Codec, RawCodec, DEFAULT_MAX_FRAME};
-pub use error::{CodecError, DecodeError, ErrorCode};
+pub use error::{
+    cap_text, quote_prefix, CodecError, DecodeError, EncodeError, ErrorCode, MAX_ERROR_TEXT,
+};
 pub use frame::{
-    message_batch_header, message_header, op, opcode_name, Condition, Frame, Gap, GapReason, Hello,
-    StartStatus, StateEntry, StateReply, StateStatus, Subscribed, Welcome, PROTOCOL_VERSION,
+    frame_info, message_batch_header, message_header, op, opcode_name, Accept, Condition,
+    Direction, Frame, FrameInfo, Gap, GapReason, Hello, RefKind, StartStatus, StateEntry,
+    StateReply, StateStatus, Subscribed, Trailing, Welcome, FRAMES, PROTOCOL_VERSION,
 };
 pub use message::{BodyParts, Headers, Message, Publish, PublishRef, StateChange};
 pub use options::{Policy, Start, SubscribeOptions};

@@ -10,7 +10,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::DecodeError;
-use crate::wire::{put_str, str_len, Reader, Text};
+use crate::wire::{str_len, Enc, Reader, Text};
 
 /// Most headers one message may carry.
 pub const MAX_HEADERS: usize = 64;
@@ -87,7 +87,7 @@ impl Publish {
             + self.payload.len()
     }
 
-    pub(crate) fn encode(&self, dst: &mut BytesMut) {
+    pub(crate) fn encode(&self, e: &mut Enc) {
         let mut flags = 0;
         if self.ack {
             flags |= PUB_ACK;
@@ -98,16 +98,16 @@ impl Publish {
         if !self.headers.is_empty() {
             flags |= HAS_HEADERS;
         }
-        dst.put_u32(self.request_id);
-        dst.put_u8(flags);
-        put_str(dst, &self.topic);
+        e.dst.put_u32(self.request_id);
+        e.dst.put_u8(flags);
+        e.str("topic", &self.topic);
         if let Some(k) = &self.key {
-            put_str(dst, k);
+            e.str("key", k);
         }
         if !self.headers.is_empty() {
-            encode_headers(dst, &self.headers);
+            encode_headers(e, &self.headers);
         }
-        dst.put_slice(&self.payload);
+        e.dst.put_slice(&self.payload);
     }
 }
 
@@ -134,7 +134,7 @@ pub struct PublishRef<'a> {
 impl<'a> PublishRef<'a> {
     /// Reads a PUBLISH body (the bytes after the opcode) in place. Only the
     /// common shape is read this way — no headers, known flags, valid UTF-8
-    /// — and `None` means "decode it with [`crate::Frame::decode`]", which
+    /// — and `None` means "decode it with [`crate::Frame::decode_request`]", which
     /// also reports exactly what is wrong with a malformed body. Whatever
     /// this accepts, `Publish::decode` decodes to the same fields.
     pub fn parse(body: &'a [u8]) -> Option<PublishRef<'a>> {
@@ -273,6 +273,11 @@ impl Message {
         self.parts().encode_into(dst);
     }
 
+    /// Appends the shared body, recording any clamped field in `e`.
+    pub(crate) fn encode_checked(&self, e: &mut Enc) {
+        self.parts().encode_checked(e);
+    }
+
     /// The body's fields by reference.
     fn parts(&self) -> BodyParts<'_> {
         BodyParts {
@@ -334,8 +339,14 @@ impl BodyParts<'_> {
         b.freeze()
     }
 
-    /// Appends the body to `dst`.
+    /// Appends the body to `dst`. Never panics: an over-long field is
+    /// clamped as [`crate::Frame::encode`] describes.
     pub fn encode_into(&self, dst: &mut BytesMut) {
+        self.encode_checked(&mut Enc::new(dst));
+    }
+
+    /// Appends the body, recording any clamped field in `e`.
+    pub(crate) fn encode_checked(&self, e: &mut Enc) {
         let mut flags = 0;
         if self.key.is_some() {
             flags |= HAS_KEY;
@@ -348,18 +359,18 @@ impl BodyParts<'_> {
             Some(StateChange::Delete) => flags |= STATE_DELETE,
             None => {}
         }
-        dst.put_u64(self.epoch);
-        dst.put_u64(self.seq);
-        dst.put_u64(self.timestamp_us);
-        dst.put_u8(flags);
-        put_str(dst, self.topic);
+        e.dst.put_u64(self.epoch);
+        e.dst.put_u64(self.seq);
+        e.dst.put_u64(self.timestamp_us);
+        e.dst.put_u8(flags);
+        e.str("topic", self.topic);
         if let Some(k) = self.key {
-            put_str(dst, k);
+            e.str("key", k);
         }
         if !self.headers.is_empty() {
-            encode_headers(dst, self.headers);
+            encode_headers(e, self.headers);
         }
-        dst.put_slice(self.payload);
+        e.dst.put_slice(self.payload);
     }
 }
 
@@ -369,8 +380,7 @@ pub const BODY_TOPIC_OFFSET: usize = 25;
 
 /// Reads `seq` from an encoded message body without decoding the rest.
 pub fn body_seq(body: &[u8]) -> Option<u64> {
-    body.get(8..16)
-        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+    Some(u64::from_be_bytes(body.get(8..16)?.try_into().ok()?))
 }
 
 fn decode_headers(r: &mut Reader) -> Result<Headers, DecodeError> {
@@ -387,11 +397,11 @@ fn decode_headers(r: &mut Reader) -> Result<Headers, DecodeError> {
     Ok(h)
 }
 
-fn encode_headers(dst: &mut BytesMut, h: &[(Text, Text)]) {
-    dst.put_u16(h.len() as u16);
-    for (n, v) in h {
-        put_str(dst, n);
-        put_str(dst, v);
+fn encode_headers(e: &mut Enc, h: &[(Text, Text)]) {
+    let n = e.count16("header_count", h.len());
+    for (n, v) in &h[..n] {
+        e.str("header_name", n);
+        e.str("header_value", v);
     }
 }
 
@@ -401,6 +411,7 @@ fn headers_len(h: &[(Text, Text)]) -> usize {
     } else {
         2 + h
             .iter()
+            .take(u16::MAX as usize)
             .map(|(n, v)| str_len(n) + str_len(v))
             .sum::<usize>()
     }

@@ -3,9 +3,9 @@
 //! (everything to the end of the frame). Decoding is zero-copy: strings and
 //! payloads are slices of the received frame.
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::error::DecodeError;
+use crate::error::{DecodeError, EncodeError};
 
 /// Longest `str` field: its length prefix is a u16.
 pub const MAX_STR_LEN: usize = u16::MAX as usize;
@@ -175,21 +175,113 @@ impl Reader {
     pub fn finish_extensible(self) {}
 }
 
-/// Writes a `str` field. Panics if `s` is longer than [`MAX_STR_LEN`];
-/// callers validate lengths before encoding.
+/// `s` cut to at most `max` bytes, at the last char boundary at or below
+/// `max`, so the result is still valid UTF-8.
+pub fn truncate_str(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut n = max;
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+/// Writes a `str` field. Never panics: a string longer than
+/// [`MAX_STR_LEN`] bytes is cut at a char boundary so that the output is
+/// still one well-formed field ([`crate::Frame::try_encode`] reports such a
+/// cut as an error instead).
 pub fn put_str(dst: &mut impl BufMut, s: &str) {
-    assert!(s.len() <= MAX_STR_LEN, "str field longer than 65535 bytes");
+    let s = truncate_str(s, MAX_STR_LEN);
     dst.put_u16(s.len() as u16);
     dst.put_slice(s.as_bytes());
 }
 
-/// Writes a `bytes` field.
+/// Writes a `bytes` field. Never panics: more than `u32::MAX` bytes are cut
+/// to that many ([`crate::Frame::try_encode`] reports it instead).
 pub fn put_bytes(dst: &mut impl BufMut, b: &[u8]) {
+    let b = &b[..b.len().min(u32::MAX as usize)];
     dst.put_u32(b.len() as u32);
     dst.put_slice(b);
 }
 
-/// Encoded size of a `str` field.
+/// Encoded size of a `str` field, as [`put_str`] writes it.
 pub fn str_len(s: &str) -> usize {
-    2 + s.len()
+    2 + truncate_str(s, MAX_STR_LEN).len()
+}
+
+/// An encoder's cursor: writes fields that never panic whatever their
+/// length — a length the wire cannot carry is clamped so that the frame
+/// stays well-formed — and remembers the first clamp as an
+/// [`EncodeError`] for [`crate::Frame::try_encode`].
+pub(crate) struct Enc<'a> {
+    /// Where the bytes go.
+    pub(crate) dst: &'a mut BytesMut,
+    err: Option<EncodeError>,
+}
+
+impl<'a> Enc<'a> {
+    pub(crate) fn new(dst: &'a mut BytesMut) -> Enc<'a> {
+        Enc { dst, err: None }
+    }
+
+    /// Records that `field` was `len` long where at most `max` fits.
+    pub(crate) fn too_long(&mut self, field: &'static str, len: usize, max: usize) {
+        self.err
+            .get_or_insert(EncodeError::TooLong { field, len, max });
+    }
+
+    /// A `str` field.
+    pub(crate) fn str(&mut self, field: &'static str, s: &str) {
+        if s.len() > MAX_STR_LEN {
+            self.too_long(field, s.len(), MAX_STR_LEN);
+        }
+        put_str(self.dst, s);
+    }
+
+    /// A `bytes` field.
+    pub(crate) fn bytes(&mut self, field: &'static str, b: &[u8]) {
+        if b.len() > u32::MAX as usize {
+            self.too_long(field, b.len(), u32::MAX as usize);
+        }
+        put_bytes(self.dst, b);
+    }
+
+    /// A u16 count of `n` items; returns how many items to write (`n`, or
+    /// 65,535 if `n` does not fit).
+    pub(crate) fn count16(&mut self, field: &'static str, n: usize) -> usize {
+        let max = u16::MAX as usize;
+        if n > max {
+            self.too_long(field, n, max);
+        }
+        let n = n.min(max);
+        self.dst.put_u16(n as u16);
+        n
+    }
+
+    /// A u32 count of `n` items; returns how many items to write.
+    pub(crate) fn count32(&mut self, field: &'static str, n: usize) -> usize {
+        let max = u32::MAX as usize;
+        if n > max {
+            self.too_long(field, n, max);
+        }
+        let n = n.min(max);
+        self.dst.put_u32(n as u32);
+        n
+    }
+
+    /// A u32 byte length of a nested entry (saturated if it does not fit).
+    pub(crate) fn len32(&mut self, field: &'static str, n: usize) {
+        let v = u32::try_from(n).unwrap_or_else(|_| {
+            self.too_long(field, n, u32::MAX as usize);
+            u32::MAX
+        });
+        self.dst.put_u32(v);
+    }
+
+    /// The first length that did not fit, if any.
+    pub(crate) fn finish(self) -> Option<EncodeError> {
+        self.err
+    }
 }

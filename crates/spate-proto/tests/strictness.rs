@@ -686,6 +686,48 @@ fn error_frames_carry_unknown_codes_unchanged() {
         code: 299,
         reference: 0,
         message: t("new"),
+        ref_kind: Some(spate_proto::RefKind::Connection),
     };
     assert_eq!(decode_one(&f.to_bytes()), f);
+}
+
+#[test]
+fn error_reference_kinds_follow_protocol_md_13_1() {
+    use spate_proto::RefKind;
+    for c in ErrorCode::ALL {
+        let want = match *c as u16 {
+            106 | 202..=206 => RefKind::Subscription,
+            100..=200 => RefKind::Connection, // fatal codes and UNKNOWN_OPCODE
+            _ => RefKind::Request,
+        };
+        assert_eq!(RefKind::infer(*c), want, "{c}");
+        match Frame::error(*c, 7, "x") {
+            Frame::Error { ref_kind, .. } => assert_eq!(ref_kind, Some(want)),
+            f => panic!("{f:?}"),
+        }
+    }
+    // The kind can be named explicitly, and survives the wire.
+    let f = Frame::error_about(ErrorCode::NotAllowed, RefKind::Subscription, 9, "draining");
+    assert_eq!(decode_one(&f.to_bytes()), f);
+    // An ERROR without ref_kind (an older server) decodes, kind unknown;
+    // one with an undefined kind is malformed.
+    let mut old = Frame::Error {
+        code: 201,
+        reference: 3,
+        message: t("bad"),
+        ref_kind: None,
+    };
+    assert_eq!(decode_one(&old.to_bytes()), old);
+    if let Frame::Error { ref_kind, .. } = &mut old {
+        *ref_kind = Some(RefKind::Request);
+    }
+    let mut b = old.to_bytes().to_vec();
+    *b.last_mut().unwrap() = 3;
+    assert!(matches!(
+        decode_err(&b),
+        DecodeError::Invalid {
+            field: "ref_kind",
+            ..
+        }
+    ));
 }

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use spate_proto::{
     Codec, CodecError, Condition, DecodeError, ErrorCode, Frame, Gap, GapReason, Hello, Message,
-    Policy, Publish, Start, StartStatus, StateChange, StateEntry, StateReply, StateStatus,
+    Policy, Publish, RefKind, Start, StartStatus, StateChange, StateEntry, StateReply, StateStatus,
     SubscribeOptions, Subscribed, Text, Welcome,
 };
 use tokio_util::codec::Decoder;
@@ -342,13 +342,25 @@ pub fn frame() -> impl Strategy<Value = Frame> {
                 more,
                 entries
             }),
-        (any::<u16>(), any::<u32>(), text()).prop_map(|(code, reference, message)| Frame::Error {
-            code,
-            reference,
-            message
-        }),
+        (any::<u16>(), any::<u32>(), text(), ref_kind()).prop_map(
+            |(code, reference, message, ref_kind)| Frame::Error {
+                code,
+                reference,
+                message,
+                ref_kind
+            }
+        ),
         (any::<u32>(), text()).prop_map(|(drain_ms, reason)| Frame::GoAway { drain_ms, reason }),
     ]
+}
+
+/// ERROR's optional reference kind: any kind, or absent (an older server).
+pub fn ref_kind() -> impl Strategy<Value = Option<RefKind>> {
+    prop::option::of(prop_oneof![
+        Just(RefKind::Connection),
+        Just(RefKind::Request),
+        Just(RefKind::Subscription),
+    ])
 }
 
 /// How a frame's decoder treats bytes after its last field.
