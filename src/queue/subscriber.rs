@@ -113,6 +113,22 @@ impl SubscriberQueue {
         }
     }
 
+    /// Keeps the queue off its writer's ready list until [`Self::release`]:
+    /// what is pushed meanwhile waits. A new subscription is held until its
+    /// SUBSCRIBED reply is queued, so no delivery can overtake it.
+    pub fn hold(&self) {
+        // "Scheduled" without being on the ready list: pushes do not
+        // schedule it and no writer drains it.
+        self.state.lock().scheduled = true;
+    }
+
+    /// Ends [`Self::hold`]: schedules the queue if something is waiting.
+    pub fn release(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        st.scheduled = false;
+        self.schedule_locked(st);
+    }
+
     /// Offers `msg` to the queue; the policy decides when it is full.
     pub fn push(self: &Arc<Self>, msg: &Msg) -> PushOutcome {
         let mut receivers = [0u32];
