@@ -1,0 +1,123 @@
+//! Connection lifecycle as protocol.md promises it (§5.2, §5.5, §10.2,
+//! §13.1): policies that end a connection do so on time even when nothing
+//! more happens, a connection never ends inside a frame, and every way a
+//! connection ends releases what it held.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use spate_proto::{ErrorCode, Frame, Policy, SubscribeOptions};
+
+/// Polls `cond` until it holds; panics after `limit`. For server state
+/// that has no frame to wait for (the poll interval is not a sleep that
+/// waits for something to have happened: the deadline is the test).
+async fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    start.elapsed()
+}
+
+fn opts(policy: Policy, queue: u32) -> SubscribeOptions {
+    SubscribeOptions {
+        policy: Some(policy),
+        queue_msgs: Some(queue),
+        ..Default::default()
+    }
+}
+
+/// Sends `n` messages of 200 bytes without acks.
+async fn burst(p: &mut RawClient, topic: &str, n: u32) {
+    for _ in 0..n {
+        p.feed(Frame::Publish(publish(0, topic, vec![7u8; 200], false)))
+            .await;
+    }
+    p.flush_io().await;
+}
+
+/// Reads the rest of a killed connection: whole frames only, then the
+/// ERROR with `code` about `reference`, then the end of the stream.
+/// Returns the deliveries tallied before the ERROR.
+async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Tally {
+    let mut t = Tally::default();
+    loop {
+        match c.try_recv().await {
+            Some(Frame::Error {
+                code: got,
+                reference: r,
+                message,
+            }) => {
+                assert_eq!((got, r), (code as u16, reference), "{message}");
+                break;
+            }
+            Some(Frame::Ping(_)) => {}
+            Some(f) => assert!(t.record(f.clone()), "unexpected {f:?}"),
+            None => panic!("the stream ended without ERROR {code}"),
+        }
+    }
+    assert!(
+        c.try_recv().await.is_none(),
+        "the connection closes after the ERROR"
+    );
+    t
+}
+
+/// Publishes 1 KiB messages to `topic` in paced rounds (each one waits
+/// for the server to have handled it) until the stalled subscription `sub`
+/// of `pattern` holds `full` messages after a round: its subscriber's
+/// kernel buffers are full and its writer is stuck. Bounded in rounds.
+async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full: u64) {
+    for _ in 0..2_000 {
+        for _ in 0..100 {
+            p.feed(Frame::Publish(publish(0, topic, vec![7u8; 1024], false)))
+                .await;
+        }
+        p.flush_io().await;
+        p.barrier().await;
+        let queued = srv
+            .broker
+            .stats()
+            .connections
+            .iter()
+            .flat_map(|c| c.subscriptions.iter())
+            .filter(|q| q.pattern == topic)
+            .map(|q| q.queue_messages)
+            .max();
+        if queued.unwrap_or(0) >= full {
+            return;
+        }
+    }
+    panic!("the stalled subscriber's queue never stayed full");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_fires_on_a_timer_while_the_queue_stays_full() {
+    let mut cfg = test_config();
+    cfg.queues.disconnect_grace_ms = 800;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "stalled").await;
+    slow.subscribe(1, "lc.disc", opts(Policy::Disconnect, 50))
+        .await;
+    let mut p = RawClient::connect(srv.addr).await;
+    fill_until_stuck(&srv, &mut p, "lc.disc", 50).await;
+    // A burst on top, then silence: nothing is published, the subscriber
+    // does not read. The queue stays full, so the grace must end it.
+    burst(&mut p, "lc.disc", 20_000).await;
+    p.barrier().await;
+    let waited = wait_for("slow subscriber cut off", Duration::from_secs(4), || {
+        srv.broker.subscription_count() == 0
+    })
+    .await;
+    eprintln!("cut off {waited:?} after the burst");
+    let t = read_to_error(&mut slow, ErrorCode::SlowConsumer, 1).await;
+    assert!(t.lost > 0, "the full queue rejected messages during the grace");
+    wait_for("connection closed", Duration::from_secs(10), || {
+        srv.broker.stats().server.disconnects["slow_consumer"] == 1
+    })
+    .await;
+    srv.stop().await;
+}
