@@ -114,10 +114,110 @@ async fn disconnect_fires_on_a_timer_while_the_queue_stays_full() {
     .await;
     eprintln!("cut off {waited:?} after the burst");
     let t = read_to_error(&mut slow, ErrorCode::SlowConsumer, 1).await;
-    assert!(t.lost > 0, "the full queue rejected messages during the grace");
+    assert!(
+        t.lost > 0,
+        "the full queue rejected messages during the grace"
+    );
     wait_for("connection closed", Duration::from_secs(10), || {
         srv.broker.stats().server.disconnects["slow_consumer"] == 1
     })
     .await;
+    srv.stop().await;
+}
+
+/// Sends PING every 300 ms until `stop` (a client that stops reading to
+/// push back keeps its connection alive this way, protocol.md §5.2),
+/// without reading anything.
+fn keep_alive_without_reading(
+    mut sink: futures::stream::SplitSink<
+        tokio_util::codec::Framed<tokio::net::TcpStream, spate_proto::Codec>,
+        Frame,
+    >,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<
+    futures::stream::SplitSink<
+        tokio_util::codec::Framed<tokio::net::TcpStream, spate_proto::Codec>,
+        Frame,
+    >,
+> {
+    use futures::SinkExt;
+    tokio::spawn(async move {
+        tokio::pin!(stop);
+        for token in 1..=100u64 {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {
+                    if sink.send(Frame::Ping(token)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        sink
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_timeout_never_cuts_a_frame_in_half() {
+    use futures::StreamExt;
+    let mut cfg = test_config();
+    cfg.queues.block_timeout_ms = 1_000;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "stalled").await;
+    slow.subscribe(1, "lc.block", opts(Policy::Block, 100))
+        .await;
+    let (sink, mut stream) = slow.io.split();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let pinger = keep_alive_without_reading(sink, stop_rx);
+    let mut p = RawClient::connect(srv.addr).await;
+    for _ in 0..20_000 {
+        p.feed(Frame::Publish(publish(
+            0,
+            "lc.block",
+            vec![5u8; 249 - 30],
+            false,
+        )))
+        .await;
+    }
+    p.flush_io().await;
+    wait_for(
+        "block timeout cuts the subscriber",
+        Duration::from_secs(10),
+        || srv.broker.subscription_count() == 0,
+    )
+    .await;
+    // Stay stalled a little longer (still pinging), then read everything.
+    let _ = tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = stop_tx.send(());
+    let _sink = pinger.await.unwrap();
+    let mut t = Tally::default();
+    loop {
+        match tokio::time::timeout(STEP, stream.next())
+            .await
+            .expect("a frame")
+        {
+            Some(Ok(Frame::Error {
+                code, reference, ..
+            })) => {
+                assert_eq!((code, reference), (ErrorCode::SlowConsumer as u16, 1));
+                break;
+            }
+            Some(Ok(f)) => assert!(t.record(f.clone()) || matches!(f, Frame::Pong(_)), "{f:?}"),
+            Some(Err(e)) => panic!("the stream broke after {} messages: {e}", t.seqs.len()),
+            None => panic!(
+                "the stream ended without ERROR after {} messages",
+                t.seqs.len()
+            ),
+        }
+    }
+    assert_eq!(t.lost, 0, "block never loses");
+    assert!(
+        tokio::time::timeout(STEP, stream.next())
+            .await
+            .expect("EOF")
+            .is_none(),
+        "the connection closes cleanly after the ERROR"
+    );
+    p.barrier().await;
     srv.stop().await;
 }
