@@ -221,3 +221,98 @@ async fn a_block_timeout_never_cuts_a_frame_in_half() {
     p.barrier().await;
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_still_cleans_up_its_connection() {
+    let srv = start_default().await;
+    let mut bystander = RawClient::connect(srv.addr).await;
+    for i in 0..3u32 {
+        let mut c = RawClient::connect(srv.addr).await;
+        c.subscribe(1, "lc.panic", SubscribeOptions::default())
+            .await;
+        c.send(Frame::Subscribe {
+            sub_id: 2,
+            pattern: spate_proto::Text::from(spate::commands::PANIC_TOPIC),
+            options: SubscribeOptions::default(),
+        })
+        .await;
+        let msg = c.expect_error(ErrorCode::Internal, true).await;
+        assert!(msg.contains("internal"), "try {i}: {msg}");
+    }
+    // Only the bystander is left, and it is unaffected.
+    wait_for("panicked connections cleaned up", Duration::from_secs(5), || {
+        srv.broker.connection_count() == 1 && srv.broker.subscription_count() == 0
+    })
+    .await;
+    bystander.barrier().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_releases_its_permit_in_bounded_time() {
+    let mut cfg = test_config();
+    cfg.limits.max_connections = 2;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "stalled").await;
+    slow.subscribe(1, "lc.permit", opts(Policy::DropNewest, 100))
+        .await;
+    let mut p = RawClient::connect(srv.addr).await;
+    fill_until_stuck(&srv, &mut p, "lc.permit", 100).await;
+    drop(p);
+    // The stalled client closes its sending side but never reads again:
+    // the server's writer stays stuck on it.
+    tokio::io::AsyncWriteExt::shutdown(slow.io.get_mut())
+        .await
+        .unwrap();
+    let took = wait_for("stalled connection closed", Duration::from_secs(9), || {
+        srv.broker.connection_count() == 0
+    })
+    .await;
+    assert!(took < Duration::from_secs(7), "closed only after {took:?}");
+    // Its permit is free again: two new clients fit.
+    let mut a = RawClient::connect(srv.addr).await;
+    let mut b = RawClient::connect(srv.addr).await;
+    a.barrier().await;
+    b.barrier().await;
+    drop(slow);
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_with_a_stuck_client_keeps_to_the_drain_deadline() {
+    let mut cfg = test_config();
+    cfg.timeouts.shutdown_drain_ms = 1_000;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "stalled").await;
+    slow.subscribe(1, "lc.stop", opts(Policy::DropNewest, 100))
+        .await;
+    let mut p = RawClient::connect(srv.addr).await;
+    fill_until_stuck(&srv, &mut p, "lc.stop", 100).await;
+    let started = Instant::now();
+    srv.stop().await;
+    let took = started.elapsed();
+    // protocol.md §5.4: drain deadline + at most 1 s.
+    assert!(
+        took < Duration::from_millis(1_000 + 1_000),
+        "shutdown took {took:?} against a 1 s drain"
+    );
+    assert!(took >= Duration::from_millis(900), "{took:?}: drained too early");
+    drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_timeout_ends_after_whole_frames_with_its_error() {
+    let mut cfg = test_config();
+    cfg.timeouts.ping_interval_ms = 0;
+    cfg.timeouts.ping_timeout_ms = 1_000;
+    let srv = start(cfg).await;
+    let mut c = RawClient::connect(srv.addr).await;
+    c.subscribe(1, "lc.idle", SubscribeOptions::default()).await;
+    let mut p = RawClient::connect(srv.addr).await;
+    burst(&mut p, "lc.idle", 100).await;
+    p.barrier().await;
+    // `c` now stays silent: deliveries, then IDLE_TIMEOUT, then the end.
+    let t = read_to_error(&mut c, ErrorCode::IdleTimeout, 0).await;
+    assert_eq!(t.seqs.len(), 100);
+    srv.stop().await;
+}
