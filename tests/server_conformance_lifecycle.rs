@@ -67,9 +67,9 @@ async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Ta
 }
 
 /// Publishes 1 KiB messages to `topic` in paced rounds (each one waits
-/// for the server to have handled it) until the stalled subscription `sub`
-/// of `pattern` holds `full` messages after a round: its subscriber's
-/// kernel buffers are full and its writer is stuck. Bounded in rounds.
+/// for the server to have handled it) until every (stalled) subscription
+/// to it holds `full` messages after a round: their subscribers' kernel
+/// buffers are full and their writers are stuck. Bounded in rounds.
 async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full: u64) {
     for _ in 0..2_000 {
         for _ in 0..100 {
@@ -86,7 +86,7 @@ async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full
             .flat_map(|c| c.subscriptions.iter())
             .filter(|q| q.pattern == topic)
             .map(|q| q.queue_messages)
-            .max();
+            .min();
         if queued.unwrap_or(0) >= full {
             return;
         }
@@ -240,9 +240,11 @@ async fn a_panicking_handler_still_cleans_up_its_connection() {
         assert!(msg.contains("internal"), "try {i}: {msg}");
     }
     // Only the bystander is left, and it is unaffected.
-    wait_for("panicked connections cleaned up", Duration::from_secs(5), || {
-        srv.broker.connection_count() == 1 && srv.broker.subscription_count() == 0
-    })
+    wait_for(
+        "panicked connections cleaned up",
+        Duration::from_secs(5),
+        || srv.broker.connection_count() == 1 && srv.broker.subscription_count() == 0,
+    )
     .await;
     bystander.barrier().await;
     srv.stop().await;
@@ -296,7 +298,10 @@ async fn shutdown_with_a_stuck_client_keeps_to_the_drain_deadline() {
         took < Duration::from_millis(1_000 + 1_000),
         "shutdown took {took:?} against a 1 s drain"
     );
-    assert!(took >= Duration::from_millis(900), "{took:?}: drained too early");
+    assert!(
+        took >= Duration::from_millis(900),
+        "{took:?}: drained too early"
+    );
     drop(slow);
 }
 
@@ -314,5 +319,112 @@ async fn an_idle_timeout_ends_after_whole_frames_with_its_error() {
     // `c` now stays silent: deliveries, then IDLE_TIMEOUT, then the end.
     let t = read_to_error(&mut c, ErrorCode::IdleTimeout, 0).await;
     assert_eq!(t.seqs.len(), 100);
+    srv.stop().await;
+}
+
+/// protocol.md §5.2: a subscriber that stops reading to push back keeps its
+/// connection with its own PINGs (any frame resets the idle timer), and a
+/// publisher held back by `block` is not idle-timed-out while the server
+/// does not read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_clients_are_not_idle_timed_out() {
+    use futures::StreamExt;
+    let mut cfg = test_config();
+    cfg.timeouts.ping_interval_ms = 0;
+    cfg.timeouts.ping_timeout_ms = 1_000;
+    cfg.queues.block_timeout_ms = 2_500;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "paused").await;
+    slow.subscribe(1, "lc.paused", opts(Policy::Block, 10))
+        .await;
+    let (sink, mut stream) = slow.io.split();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let pinger = keep_alive_without_reading(sink, stop_rx);
+    let mut p = RawClient::connect(srv.addr).await;
+    let started = Instant::now();
+    for _ in 0..20_000 {
+        p.feed(Frame::Publish(publish(
+            0,
+            "lc.paused",
+            vec![1u8; 200],
+            false,
+        )))
+        .await;
+    }
+    p.flush_io().await;
+    // The publisher is held back until the block timeout cuts the paused
+    // subscriber off (2.5 s, longer than the 1 s idle timeout); its PING,
+    // read only then, is answered: it was not timed out meanwhile.
+    let token = 77;
+    p.send(Frame::Ping(token)).await;
+    loop {
+        match p.recv().await {
+            Frame::Pong(t) if t == token => break,
+            Frame::Error { code, message, .. } => panic!("publisher got ERROR {code}: {message}"),
+            _ => {}
+        }
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(2_000),
+        "the publisher was held back for the block timeout"
+    );
+    // The paused subscriber was cut off by its block timeout, not timed
+    // out for idleness: its PINGs kept it alive.
+    let _ = stop_tx.send(());
+    let _sink = pinger.await.unwrap();
+    loop {
+        match tokio::time::timeout(STEP, stream.next())
+            .await
+            .expect("a frame")
+        {
+            Some(Ok(Frame::Error { code, .. })) => {
+                assert_eq!(code, ErrorCode::SlowConsumer as u16);
+                break;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("no ERROR: {other:?}"),
+        }
+    }
+    srv.stop().await;
+}
+
+/// protocol.md §10.2: the block timeout is per wait — one run of publishes
+/// that overfills two stalled `block` queues waits one timeout, not one
+/// per queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_block_timeout_is_per_wait_not_per_queue() {
+    let mut cfg = test_config();
+    cfg.queues.block_timeout_ms = 1_000;
+    let srv = start(cfg).await;
+    let mut a = RawClient::connect_with_window(srv.addr, 4096, "stalled-a").await;
+    a.subscribe(1, "lc.wait.a", opts(Policy::Block, 10)).await;
+    a.subscribe(2, "lc.wait.fill", opts(Policy::DropNewest, 10))
+        .await;
+    let mut b = RawClient::connect_with_window(srv.addr, 4096, "stalled-b").await;
+    b.subscribe(1, "lc.wait.b", opts(Policy::Block, 10)).await;
+    b.subscribe(2, "lc.wait.fill", opts(Policy::DropNewest, 10))
+        .await;
+    let mut p = RawClient::connect(srv.addr).await;
+    // Both subscribers' sockets full first, without blocking anyone.
+    fill_until_stuck(&srv, &mut p, "lc.wait.fill", 10).await;
+    let started = Instant::now();
+    for i in 0..40 {
+        let topic = if i % 2 == 0 { "lc.wait.a" } else { "lc.wait.b" };
+        p.feed(Frame::Publish(publish(0, topic, vec![1u8; 100], false)))
+            .await;
+    }
+    p.feed(Frame::Ping(5)).await;
+    p.flush_io().await;
+    assert!(matches!(p.recv().await, Frame::Pong(5)));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1_700),
+        "the publisher waited {took:?} for a 1 s block timeout"
+    );
+    wait_for("both cut off", Duration::from_secs(5), || {
+        srv.broker.subscription_count() == 0
+    })
+    .await;
+    drop((a, b));
     srv.stop().await;
 }
