@@ -45,7 +45,10 @@ async fn burst(p: &mut RawClient, topic: &str, n: u32) {
 async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Tally {
     let mut t = Tally::default();
     loop {
-        match c.try_recv().await {
+        let next = tokio::time::timeout(STEP, futures::StreamExt::next(&mut c.io))
+            .await
+            .expect("a frame");
+        match next.map(|r| r.expect("whole frames, no reset")) {
             Some(Frame::Error {
                 code: got,
                 reference: r,
@@ -59,18 +62,21 @@ async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Ta
             None => panic!("the stream ended without ERROR {code}"),
         }
     }
-    assert!(
-        c.try_recv().await.is_none(),
-        "the connection closes after the ERROR"
-    );
+    // A clean end: no reset, no partial frame (either would be an error).
+    let end = tokio::time::timeout(STEP, futures::StreamExt::next(&mut c.io))
+        .await
+        .expect("the connection closes after the ERROR");
+    assert!(end.is_none(), "the stream did not end cleanly: {end:?}");
     t
 }
 
 /// Publishes 1 KiB messages to `topic` in paced rounds (each one waits
 /// for the server to have handled it) until every (stalled) subscription
-/// to it holds `full` messages after a round: their subscribers' kernel
-/// buffers are full and their writers are stuck. Bounded in rounds.
+/// to it holds `full` messages and its writer took nothing from it during
+/// the last round: their subscribers' kernel buffers are full and their
+/// writers are stuck. Bounded in rounds.
 async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full: u64) {
+    let mut before: Vec<u64> = Vec::new();
     for _ in 0..2_000 {
         for _ in 0..100 {
             p.feed(Frame::Publish(publish(0, topic, vec![7u8; 1024], false)))
@@ -78,20 +84,22 @@ async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full
         }
         p.flush_io().await;
         p.barrier().await;
-        let queued = srv
+        let subs: Vec<(u64, u64)> = srv
             .broker
             .stats()
             .connections
             .iter()
             .flat_map(|c| c.subscriptions.iter())
             .filter(|q| q.pattern == topic)
-            .map(|q| q.queue_messages)
-            .min();
-        if queued.unwrap_or(0) >= full {
+            .map(|q| (q.queue_messages, q.delivered))
+            .collect();
+        let delivered: Vec<u64> = subs.iter().map(|s| s.1).collect();
+        if subs.iter().all(|s| s.0 >= full) && delivered == before {
             return;
         }
+        before = delivered;
     }
-    panic!("the stalled subscriber's queue never stayed full");
+    panic!("the stalled subscribers' queues never stayed full");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +126,7 @@ async fn disconnect_fires_on_a_timer_while_the_queue_stays_full() {
         t.lost > 0,
         "the full queue rejected messages during the grace"
     );
+    drop(slow);
     wait_for("connection closed", Duration::from_secs(10), || {
         srv.broker.stats().server.disconnects["slow_consumer"] == 1
     })
