@@ -437,3 +437,35 @@ async fn the_block_timeout_is_per_wait_not_per_queue() {
     drop((a, b));
     srv.stop().await;
 }
+
+/// protocol.md §10.2: the `disconnect` grace period ends once the
+/// subscriber catches up (its queue written out and below its limits): a
+/// subscriber that was full for less than the grace and then reads again
+/// is not cut off later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disconnect_grace_resets_when_the_subscriber_catches_up() {
+    let mut cfg = test_config();
+    cfg.queues.disconnect_grace_ms = 1_000;
+    let srv = start(cfg).await;
+    let mut slow = RawClient::connect_with_window(srv.addr, 4096, "recovers").await;
+    slow.subscribe(1, "lc.reset", opts(Policy::Disconnect, 50))
+        .await;
+    let mut p = RawClient::connect(srv.addr).await;
+    fill_until_stuck(&srv, &mut p, "lc.reset", 50).await;
+    // Full now; it reads everything before the grace ends...
+    let published = srv.broker.stats().server.messages_in;
+    let mut tally = Tally::default();
+    for f in slow.barrier().await {
+        assert!(tally.record(f));
+    }
+    while tally.accounted() < published {
+        let f = slow.recv().await;
+        assert!(tally.record(f));
+    }
+    assert_eq!(tally.accounted(), published, "caught up");
+    // ...and stays connected well past the grace of its first full period.
+    let _ = tokio::time::sleep(Duration::from_millis(1_500)).await;
+    slow.barrier().await;
+    assert_eq!(srv.broker.subscription_count(), 1);
+    srv.stop().await;
+}
