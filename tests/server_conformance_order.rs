@@ -280,3 +280,52 @@ async fn backlog_deliveries_follow_subscribed_and_precede_unsubscribed() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_of_a_subscription_follows_its_unsubscribed_under_live_traffic() {
+    let srv = start_default().await;
+    let addr = srv.addr;
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let publisher = tokio::spawn(async move {
+        let mut p = RawClient::connect(addr).await;
+        for _ in 0..2_000 {
+            for _ in 0..50 {
+                p.feed(Frame::Publish(publish(0, "order.live", "m", false)))
+                    .await;
+            }
+            p.flush_io().await;
+            p.barrier().await;
+            if stop_rx.try_recv().is_ok() {
+                break;
+            }
+        }
+    });
+    for i in 0..TRIES / 4 {
+        let mut c = RawClient::connect(srv.addr).await;
+        c.subscribe(6, "order.live", SubscribeOptions::default())
+            .await;
+        // Some live deliveries, then UNSUBSCRIBE while more are coming.
+        let mut seen = 0;
+        while seen < 10 {
+            assert!(is_delivery(&c.recv().await), "try {i}");
+            seen += 1;
+        }
+        c.send_bytes(&encode(&[
+            Frame::Unsubscribe { sub_id: 6 },
+            Frame::Ping(21),
+        ]))
+        .await;
+        let got = until_pong(&mut c, 21).await;
+        let at = got
+            .iter()
+            .position(|f| matches!(f, Frame::Unsubscribed { sub_id: 6 }))
+            .expect("UNSUBSCRIBED");
+        assert!(
+            !got[at..].iter().any(is_delivery),
+            "try {i}: a delivery after UNSUBSCRIBED"
+        );
+    }
+    let _ = stop_tx.send(());
+    publisher.await.unwrap();
+    srv.stop().await;
+}
