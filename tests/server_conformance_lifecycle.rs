@@ -72,11 +72,12 @@ async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Ta
 
 /// Publishes 1 KiB messages to `topic` in paced rounds (each one waits
 /// for the server to have handled it) until every (stalled) subscription
-/// to it holds `full` messages and its writer took nothing from it during
-/// the last round: their subscribers' kernel buffers are full and their
+/// to it holds `full` messages and its writer took nothing from it for
+/// 200 ms of rounds: their subscribers' kernel buffers are full and their
 /// writers are stuck. Bounded in rounds.
 async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full: u64) {
     let mut before: Vec<u64> = Vec::new();
+    let mut stuck_since: Option<Instant> = None;
     for _ in 0..2_000 {
         for _ in 0..100 {
             p.feed(Frame::Publish(publish(0, topic, vec![7u8; 1024], false)))
@@ -95,7 +96,14 @@ async fn fill_until_stuck(srv: &TestServer, p: &mut RawClient, topic: &str, full
             .collect();
         let delivered: Vec<u64> = subs.iter().map(|s| s.1).collect();
         if subs.iter().all(|s| s.0 >= full) && delivered == before {
-            return;
+            // No progress over rounds spanning 200 ms, not just one round
+            // in which a busy machine did not run the writer.
+            let since = *stuck_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_millis(200) {
+                return;
+            }
+        } else {
+            stuck_since = None;
         }
         before = delivered;
     }
