@@ -163,7 +163,7 @@ fn describe_snapshot_metrics() {
     );
     describe_gauge!(
         "spate_queue_max_fill_ratio",
-        "Fill of the fullest subscriber queue, 0 to 1 (the larger of messages/limit and bytes/limit)."
+        "Fill of the fullest subscriber queue: the larger of messages/limit and bytes/limit. 0 to 1, except that a `block` queue may go above 1 by one read run per publisher (protocol.md 10.2: up to 1,024 frames and 256 KiB plus one frame), e.g. 3.5 for 350 messages in a queue of 100."
     );
     describe_gauge!(
         "spate_history_bytes",

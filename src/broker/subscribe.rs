@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use spate_proto::{Frame, Start, StartStatus, SubscribeOptions, Subscribed};
+use spate_proto::{Start, StartStatus, SubscribeOptions, Subscribed};
 
 use super::backlog;
 use super::{Broker, BrokerError};
@@ -13,8 +13,9 @@ use crate::queue::{QueueLimits, SubscriberQueue};
 use crate::topics::{is_literal, validate_pattern};
 
 impl Broker {
-    /// Creates subscription `sub_id` on `pattern`. Its queue starts with
-    /// the SUBSCRIBED frame, then any backlog, then live messages.
+    /// Creates subscription `sub_id` on `pattern` for a caller with no
+    /// client to tell (benches, tests): [`Self::subscribe_held`] with its
+    /// SUBSCRIBED dropped and the queue released at once.
     pub fn subscribe(
         &self,
         sub_id: u32,
@@ -22,6 +23,24 @@ impl Broker {
         options: &SubscribeOptions,
         sched: Arc<dyn Scheduler>,
     ) -> Result<Arc<SubscriberQueue>, BrokerError> {
+        let (q, _) = self.subscribe_held(sub_id, pattern, options, sched)?;
+        q.release();
+        Ok(q)
+    }
+
+    /// Creates subscription `sub_id` on `pattern` and returns its queue,
+    /// **held** ([`SubscriberQueue::hold`]), with the SUBSCRIBED reply that
+    /// describes it. The queue holds any backlog, then live messages. The
+    /// caller queues the SUBSCRIBED reply in request order, then releases
+    /// the queue: deliveries never precede their SUBSCRIBED, and SUBSCRIBED
+    /// never overtakes the replies to earlier requests (protocol.md §5.3).
+    pub fn subscribe_held(
+        &self,
+        sub_id: u32,
+        pattern: &str,
+        options: &SubscribeOptions,
+        sched: Arc<dyn Scheduler>,
+    ) -> Result<(Arc<SubscriberQueue>, Subscribed), BrokerError> {
         validate_pattern(pattern, self.config.limits.max_topic_len as usize).map_err(|source| {
             BrokerError::InvalidPattern {
                 pattern: pattern.to_owned(),
@@ -48,15 +67,15 @@ impl Broker {
             sched,
             Arc::clone(&self.budget),
         ));
+        q.hold();
         if !literal {
-            q.push_frame(subscribed(&q, StartStatus::Live, 0, 0, 0).to_bytes());
+            let frame = subscribed(&q, StartStatus::Live, 0, 0, 0);
             self.index_insert(&q);
-            return Ok(q);
+            return Ok((q, frame));
         }
-        self.with_topic(pattern, |topic, inner| {
+        let frame = self.with_topic(pattern, |topic, inner| {
             let b = backlog::plan(inner, pattern, topic.epoch, options.start);
             let frame = subscribed(&q, b.status, topic.epoch, b.first_seq(), inner.seq);
-            q.push_frame(frame.to_bytes());
             if let Some(g) = b.gap.clone() {
                 q.push_gap(g);
             }
@@ -64,9 +83,9 @@ impl Broker {
                 q.push_backlog(m.clone());
             }
             self.index_insert(&q);
-            Ok(())
+            Ok(frame)
         })?;
-        Ok(q)
+        Ok((q, frame))
     }
 
     /// Ends a subscription: out of the index, queue dropped, counters
@@ -92,8 +111,8 @@ fn subscribed(
     epoch: u64,
     first_seq: u64,
     last_seq: u64,
-) -> Frame {
-    Frame::Subscribed(Subscribed {
+) -> Subscribed {
+    Subscribed {
         sub_id: q.sub_id,
         policy: q.limits.policy,
         queue_msgs: q.limits.max_msgs as u32,
@@ -102,5 +121,5 @@ fn subscribed(
         epoch,
         first_seq,
         last_seq,
-    })
+    }
 }

@@ -28,6 +28,8 @@ pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
         }
         _ => flush(s).await,
     }
+    #[cfg(feature = "test-hooks")]
+    test_hooks(&frame);
     match frame {
         Frame::Publish(_) | Frame::PublishBatch(_) => unreachable!("handled above"),
         Frame::Subscribe {
@@ -59,6 +61,20 @@ pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
         }
     }
     Ok(())
+}
+
+/// Topic that makes SUBSCRIBE panic when the `test-hooks` feature is on.
+#[cfg(feature = "test-hooks")]
+pub const PANIC_TOPIC: &str = "test-hooks.panic";
+
+/// Test-only faults: SUBSCRIBE to [`PANIC_TOPIC`] panics in the handler.
+#[cfg(feature = "test-hooks")]
+fn test_hooks(frame: &Frame) {
+    if let Frame::Subscribe { pattern, .. } = frame {
+        if pattern.as_str() == PANIC_TOPIC {
+            panic!("test hook: SUBSCRIBE to {PANIC_TOPIC}");
+        }
+    }
 }
 
 /// Publishes everything gathered so far.

@@ -1,5 +1,6 @@
 //! SUBSCRIBE: check the connection's limits, then let the broker create the
-//! queue (which starts with SUBSCRIBED and any backlog) and remember it.
+//! queue (held, with any backlog), remember it, queue SUBSCRIBED with the
+//! other replies and only then let the writer drain the queue.
 
 use std::sync::Arc;
 
@@ -37,10 +38,15 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         return;
     }
     let sched: Arc<dyn Scheduler> = s.outbox.clone();
-    match s.broker.subscribe(sub_id, pattern, options, sched) {
-        Ok(q) => {
+    match s.broker.subscribe_held(sub_id, pattern, options, sched) {
+        Ok((q, subscribed)) => {
             tracing::debug!(conn = s.conn.id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
-            s.conn.subs.lock().insert(sub_id, q);
+            s.conn.subs.lock().insert(sub_id, q.clone());
+            // SUBSCRIBED travels with the other replies, in request order;
+            // only once it is queued may the writer see the queue, so the
+            // subscription's deliveries (backlog first) follow it.
+            s.reply(Frame::Subscribed(subscribed)).await;
+            q.release();
         }
         Err(e) => reject(s, sub_id, &e).await,
     }

@@ -139,7 +139,8 @@ pub struct Timeouts {
     pub hello_ms: u64,
     /// Idle time after which the server PINGs a client (0 = never).
     pub ping_interval_ms: u64,
-    /// Time a client has to answer PING before it is disconnected.
+    /// Longest silence from a client (since the last frame received)
+    /// before it is disconnected with IDLE_TIMEOUT.
     pub ping_timeout_ms: u64,
     /// On shutdown, longest time spent flushing queues before exit.
     pub shutdown_drain_ms: u64,

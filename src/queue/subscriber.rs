@@ -6,7 +6,7 @@
 //! subscriber leaves a [`GapMarker`] where it was, so the subscriber is told
 //! exactly what it lost, in stream order.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -51,6 +51,9 @@ pub enum PushOutcome {
     Closed,
 }
 
+/// Why a `disconnect` subscriber was cut off.
+const GRACE_KILL: &str = "queue stayed full past the disconnect grace period";
+
 /// What the policy did with one offered message.
 enum Offer {
     Queued,
@@ -86,6 +89,9 @@ pub struct SubscriberQueue {
     budget: Arc<Budget>,
     state: Mutex<State>,
     space: Notify,
+    /// `disconnect` policy: a grace timer task is watching this queue.
+    /// Read and written only with `state` locked.
+    grace_timer: AtomicBool,
 }
 
 impl SubscriberQueue {
@@ -110,7 +116,24 @@ impl SubscriberQueue {
             budget,
             state: Mutex::new(State::new(bucket)),
             space: Notify::new(),
+            grace_timer: AtomicBool::new(false),
         }
+    }
+
+    /// Keeps the queue off its writer's ready list until [`Self::release`]:
+    /// what is pushed meanwhile waits. A new subscription is held until its
+    /// SUBSCRIBED reply is queued, so no delivery can overtake it.
+    pub fn hold(&self) {
+        // "Scheduled" without being on the ready list: pushes do not
+        // schedule it and no writer drains it.
+        self.state.lock().scheduled = true;
+    }
+
+    /// Ends [`Self::hold`]: schedules the queue if something is waiting.
+    pub fn release(self: &Arc<Self>) {
+        let mut st = self.state.lock();
+        st.scheduled = false;
+        self.schedule_locked(st);
     }
 
     /// Offers `msg` to the queue; the policy decides when it is full.
@@ -177,8 +200,12 @@ impl SubscriberQueue {
         credit.release((prepaid + std::mem::take(&mut st.released)) as u64);
         if kill {
             drop(st);
-            self.kill("queue stayed full past the disconnect grace period");
+            self.kill(GRACE_KILL);
             return PushOutcome::Closed;
+        }
+        if st.full_since.is_some() && !self.grace_timer.load(Ordering::Relaxed) {
+            self.grace_timer.store(true, Ordering::Relaxed);
+            self.arm_grace_timer();
         }
         if self.enqueue_locked(st) {
             wakes.add(&self.sched);
@@ -190,6 +217,42 @@ impl SubscriberQueue {
         } else {
             PushOutcome::Lost
         }
+    }
+
+    /// `disconnect` policy: the queue has just become full. A task checks
+    /// it when the grace period ends — whether or not anything more is
+    /// published — and cuts the subscriber off if it is still full then
+    /// (the grace restarts only after the queue drained below its limits).
+    /// Without a tokio runtime (unit tests) the check happens on the next
+    /// push only.
+    fn arm_grace_timer(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        let grace = self.limits.disconnect_grace;
+        rt.spawn(async move {
+            loop {
+                let due = {
+                    let Some(q) = weak.upgrade() else { return };
+                    let st = q.state.lock();
+                    let since = match st.full_since {
+                        Some(t) if !st.closed => t,
+                        _ => {
+                            q.grace_timer.store(false, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    if since.elapsed() >= grace {
+                        drop(st);
+                        q.kill(GRACE_KILL);
+                        return;
+                    }
+                    since + grace
+                };
+                tokio::time::sleep_until(due.into()).await;
+            }
+        });
     }
 
     /// One message through the policy, with the queue locked.
@@ -346,8 +409,24 @@ impl SubscriberQueue {
 
     /// Moves what may be delivered now into `out` (at most about
     /// `max_bytes` of messages), honouring linger and the rate limit.
+    /// Counts what is taken as written at once ([`Self::note_written`]).
     pub fn drain(&self, out: &mut Vec<Item>, max_bytes: usize, now: Instant) -> DrainState {
-        self.drain_into(out, max_bytes, now, &mut Credit::new(&self.budget))
+        let state = self.drain_into(out, max_bytes, now, &mut Credit::new(&self.budget));
+        self.note_written();
+        state
+    }
+
+    /// The writer has written to the socket what it last drained from this
+    /// queue: if the queue is back under its limits, a `disconnect` grace
+    /// period in progress ends. Messages a writer drained but could not
+    /// write (a subscriber that stopped reading) still count as queued for
+    /// the grace, so a stalled subscriber is cut off even when its queue
+    /// moved into the writer's buffer.
+    pub fn note_written(&self) {
+        let mut st = self.state.lock();
+        if st.live_msgs < self.limits.max_msgs && st.live_bytes < self.limits.max_bytes {
+            st.full_since = None;
+        }
     }
 
     /// [`Self::drain`], giving the bytes taken back to `credit` (the
@@ -412,9 +491,6 @@ impl SubscriberQueue {
             b.take(taken);
         }
         credit.release((bytes + std::mem::take(&mut st.released)) as u64);
-        if st.live_msgs < l.max_msgs && st.live_bytes < l.max_bytes {
-            st.full_since = None;
-        }
         let state = if st.items.is_empty() {
             st.scheduled = false;
             st.first_queued_at = None;

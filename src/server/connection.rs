@@ -119,15 +119,61 @@ pub async fn handle(
         broker.budget.clone(),
     ));
     let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone());
+    let mut stop = stage.clone();
 
-    let reason = read_loop(&mut session, &mut frames, stage).await;
+    // The session ends by itself, or when the server stops (whatever the
+    // reader is waiting for then: a `block` queue, reply space, a rate
+    // limit). A handler that panics ends it too: the cleanup below must
+    // run whatever happened, or the connection would stay registered, its
+    // subscriptions live and its permit taken.
+    let session_fut =
+        std::panic::AssertUnwindSafe(read_loop(&mut session, &mut frames, stage)).catch_unwind();
+    let reason = tokio::select! {
+        r = session_fut => match r {
+            Ok(reason) => reason,
+            Err(_) => {
+                crate::log_limited!(error, "conn.panic", conn = conn.id, %peer, "a request handler panicked: closing the connection");
+                outbox.kill_with(Frame::error(ErrorCode::Internal, 0, "internal server error: connection closed").to_bytes());
+                DisconnectReason::IoError
+            }
+        },
+        _ = stopped(&mut stop) => {
+            outbox.kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
+            DisconnectReason::Shutdown
+        }
+    };
+    drop(session);
 
     let subs: Vec<_> = conn.subs.lock().drain().map(|(_, q)| q).collect();
     for q in &subs {
         broker.unsubscribe(q);
     }
     outbox.finish();
-    let _ = writer.await;
+    // Bounded: the writer gets `CLOSE_GRACE` (less once the server stops)
+    // to finish the frame in flight and the last words, then is cut off,
+    // so a peer that stops reading cannot hold its connection (and its
+    // permit) forever.
+    let grace = if *stop.borrow() == Stage::Stop {
+        super::STOP_GRACE
+    } else {
+        CLOSE_GRACE
+    };
+    let close_by = Instant::now() + grace;
+    let mut writer = writer;
+    let flushed = tokio::time::timeout_at(close_by, &mut writer).await.is_ok();
+    if !flushed {
+        crate::log_limited!(warn, "conn.close.cut", conn = conn.id, %peer, grace_ms = grace.as_millis() as u64, "the client did not take its last frames in time: closing regardless");
+        writer.abort();
+        let _ = writer.await;
+    } else {
+        match reason {
+            DisconnectReason::Client | DisconnectReason::IoError => {}
+            // Drained and told GOAWAY: take what the client already sent.
+            DisconnectReason::Shutdown => linger(frames.get_mut(), Instant::now(), &mut stop).await,
+            // Killed with a fatal ERROR: let the client read it and close.
+            _ => linger(frames.get_mut(), close_by, &mut stop).await,
+        }
+    }
     outbox.clear();
     broker.unregister_connection(conn.id);
     broker.counters.disconnected(reason);
@@ -146,6 +192,59 @@ pub async fn handle(
         ),
     }
     reason
+}
+
+/// How long a closing connection may take to write what it still owes
+/// (the frame in flight, the ERROR saying why, replies being flushed) and
+/// for the client to close its side, before it is closed regardless.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Resolves when the server reaches [`Stage::Stop`] (or is gone).
+async fn stopped(stage: &mut watch::Receiver<Stage>) {
+    loop {
+        if *stage.borrow_and_update() == Stage::Stop {
+            return;
+        }
+        if stage.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Most reads a lingering close discards (of up to 4 KiB each).
+const LINGER_MAX_READS: usize = 4096;
+
+/// Lingering close: the writer has sent its last frame and a FIN. Until
+/// the client closes its side (or `until`, or the server starts shutting
+/// down), read and discard what it still sends; what is readable at once
+/// is always taken. Closing a socket with unread input makes the kernel
+/// reset the connection and throw away output not yet delivered — the
+/// client would lose the end of the stream, even the ERROR saying why it
+/// was closed.
+async fn linger(rd: &mut OwnedReadHalf, until: Instant, stage: &mut watch::Receiver<Stage>) {
+    use tokio::io::AsyncReadExt;
+    let mut sink = [0u8; 4096];
+    let mut shutting_down = *stage.borrow_and_update() != Stage::Running;
+    // Bounded even against a client that floods: at most 16 MiB discarded.
+    for _ in 0..LINGER_MAX_READS {
+        let read = rd.read(&mut sink);
+        let more = if shutting_down || Instant::now() >= until {
+            read.now_or_never()
+        } else {
+            tokio::select! {
+                r = read => Some(r),
+                _ = tokio::time::sleep_until(until) => None,
+                _ = stage.changed() => {
+                    shutting_down = true;
+                    continue;
+                }
+            }
+        };
+        match more {
+            Some(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
 
 /// Writes one fatal ERROR before the session started and closes.

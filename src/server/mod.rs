@@ -26,6 +26,12 @@ pub use outbox::Outbox;
 use crate::broker::Broker;
 use crate::config::Config;
 
+/// Once the drain deadline has passed, how long a connection still gets to
+/// write the end of the frame in flight and ERROR `SHUTTING_DOWN` before it
+/// is closed. Shutdown takes at most the drain time plus twice this
+/// (protocol.md §5.4).
+pub const STOP_GRACE: Duration = Duration::from_millis(500);
+
 /// Lifecycle stage broadcast to every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -143,7 +149,9 @@ impl Server {
                 "drain deadline passed: closing remaining connections"
             );
             let _ = stage_tx.send(Stage::Stop);
-            let _ = tokio::time::timeout(Duration::from_secs(2), tracker.wait()).await;
+            // Every connection closes within STOP_GRACE of Stop; the rest
+            // of the margin is for the tasks to be scheduled.
+            let _ = tokio::time::timeout(STOP_GRACE * 2, tracker.wait()).await;
         }
         tracing::info!("shutdown complete");
         Ok(())

@@ -131,16 +131,21 @@ impl Session {
         self.conn.bytes_in.fetch_add(payload_bytes as u64, Relaxed);
     }
 
-    /// `block` policy: waits for every queue the last publish overfilled.
-    /// A queue that stays full past its block timeout has its subscriber
-    /// disconnected, so one stuck consumer cannot stall a topic forever.
+    /// `block` policy: waits for every queue the last run of publishes
+    /// overfilled. The block timeout is per wait: it runs from the moment
+    /// this run's wait starts, for all its queues together (each with its
+    /// own timeout), and every later run that overfills a queue starts a
+    /// new one. A queue still over its limit when its timeout ends has its
+    /// subscriber disconnected, so one stuck consumer cannot stall a topic
+    /// forever.
     pub async fn wait_blocked(&mut self) {
         if self.blocked.is_empty() {
             return;
         }
         self.broker.counters.publisher_blocks.fetch_add(1, Relaxed);
+        let start = tokio::time::Instant::now();
         for q in std::mem::take(&mut self.blocked) {
-            let deadline = tokio::time::Instant::now() + q.limits.block_timeout;
+            let deadline = start + q.limits.block_timeout;
             let ok = tokio::select! {
                 ok = q.wait_for_space(deadline) => ok,
                 _ = self.outbox.killed() => return,

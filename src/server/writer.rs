@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use spate_proto::{message_batch_header, message_header};
+use spate_proto::{message_batch_header, message_header, Policy};
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
@@ -51,6 +51,8 @@ pub async fn run(
     let mut items: Vec<Item> = Vec::new();
     let mut carry: Vec<Arc<SubscriberQueue>> = Vec::new();
     let mut timers: Vec<(Instant, Arc<SubscriberQueue>)> = Vec::new();
+    // `disconnect` queues drained this round: told once the batch is written.
+    let mut graced: Vec<Arc<SubscriberQueue>> = Vec::new();
     let exit = loop {
         let wake = outbox.wake.notified();
         tokio::pin!(wake);
@@ -80,6 +82,9 @@ pub async fn run(
                     continue;
                 }
                 let state = q.drain_into(&mut items, PER_QUEUE, now.into_std(), &mut credit);
+                if q.limits.policy == Policy::Disconnect {
+                    graced.push(q.clone());
+                }
                 messages += encode(&q, &mut items, &mut batch);
                 match state {
                     DrainState::More => carry.push(q),
@@ -98,6 +103,9 @@ pub async fn run(
                 r = batch.write_to(&mut sock) => if r.is_err() { break Exit::Io },
             }
             conn.bytes_out.fetch_add(n, Relaxed);
+        }
+        for q in graced.drain(..) {
+            q.note_written();
         }
         if outbox.is_killed() {
             break Exit::Killed;
