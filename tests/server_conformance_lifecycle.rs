@@ -53,6 +53,7 @@ async fn read_to_error(c: &mut RawClient, code: ErrorCode, reference: u32) -> Ta
                 code: got,
                 reference: r,
                 message,
+                ..
             }) => {
                 assert_eq!((got, r), (code as u16, reference), "{message}");
                 break;
