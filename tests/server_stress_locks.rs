@@ -22,22 +22,24 @@ const RUN: Duration = Duration::from_secs(3);
 /// How long the actors may take to finish after `RUN`: far more than any
 /// one operation needs, far less than a hang.
 const GRACE: Duration = Duration::from_secs(20);
+/// How long the sweeper and stats threads may take to notice the stop
+/// (one sweep or one walk).
+const THREAD_STOP: Duration = Duration::from_secs(5);
 /// Distinct topics the traffic cycles through.
 const TOPICS: u64 = 40;
+/// Publishes per round trip.
+const ROUND: u64 = 100;
 
 #[test]
 fn sweeper_scrapes_and_traffic_never_deadlock() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let sweeps = Arc::new(AtomicU64::new(0));
+    let walks = Arc::new(AtomicU64::new(0));
     let (sweeper_done_tx, sweeper_done) = mpsc::channel::<()>();
+    let (walker_done_tx, walker_done) = mpsc::channel::<()>();
 
     let scenario = {
-        let (stop, sweeps) = (stop.clone(), sweeps.clone());
+        let (stop, sweeps, walks) = (stop.clone(), sweeps.clone(), walks.clone());
         async move {
             let mut cfg = test_config();
             // Topics under `s.` keep no history, so they go idle and are
@@ -55,12 +57,25 @@ fn sweeper_scrapes_and_traffic_never_deadlock() {
 
             // The sweeper, back to back on a thread of its own.
             let broker = srv.broker.clone();
+            let stop1 = stop.clone();
             std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
+                while !stop1.load(Ordering::Relaxed) {
                     broker.sweep(Duration::from_millis(1));
                     sweeps.fetch_add(1, Ordering::Relaxed);
                 }
                 let _ = sweeper_done_tx.send(());
+            });
+
+            // And snapshots back to back, in-process, besides the HTTP
+            // scrapers: many more walks over the topic map.
+            let broker = srv.broker.clone();
+            let (stop2, walks2) = (stop.clone(), walks.clone());
+            std::thread::spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    std::hint::black_box(broker.stats());
+                    walks2.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = walker_done_tx.send(());
             });
 
             let until = Instant::now() + RUN;
@@ -87,23 +102,35 @@ fn sweeper_scrapes_and_traffic_never_deadlock() {
             Ok::<_, String>(counts)
         }
     };
-    let outcome = rt.block_on(async {
-        tokio::time::timeout(RUN + GRACE, scenario)
-            .await
-            .unwrap_or_else(|_| {
-                Err(format!(
-                    "the scenario did not finish within {:?}: deadlock",
-                    RUN + GRACE
-                ))
-            })
+    // The runtime runs on a thread of its own and the deadline is kept
+    // here with std primitives: a deadlock can block every tokio worker,
+    // and then no tokio timer would ever fire.
+    let (done_tx, done) = mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let outcome = rt.block_on(scenario);
+        rt.shutdown_timeout(Duration::from_secs(1));
+        let _ = done_tx.send(outcome);
+    });
+    let outcome = done.recv_timeout(RUN + GRACE).unwrap_or_else(|_| {
+        Err(format!(
+            "the traffic did not finish within {:?}: deadlock",
+            RUN + GRACE
+        ))
     });
     stop.store(true, Ordering::Relaxed);
-    let sweeper_ok = sweeper_done.recv_timeout(GRACE).is_ok();
-    rt.shutdown_timeout(Duration::from_secs(1));
+    let sweeper_ok = sweeper_done.recv_timeout(THREAD_STOP).is_ok();
+    let walker_ok = walker_done.recv_timeout(THREAD_STOP).is_ok();
     let counts = outcome.unwrap_or_else(|e| panic!("{e}"));
     assert!(sweeper_ok, "the sweeper thread is stuck: deadlock");
+    assert!(walker_ok, "the stats thread is stuck: deadlock");
     let sweeps = sweeps.load(Ordering::Relaxed);
-    eprintln!("sweeps {sweeps}, operations per actor {counts:?}");
+    let walks = walks.load(Ordering::Relaxed);
+    eprintln!("sweeps {sweeps}, stats walks {walks}, operations per actor {counts:?}");
     assert!(sweeps > 100, "the sweeper barely ran: {sweeps}");
     assert!(counts.iter().all(|n| *n > 0), "an actor did nothing: {counts:?}");
 }
@@ -114,12 +141,14 @@ async fn publisher(addr: std::net::SocketAddr, p: u64, until: Instant) -> u64 {
     let mut c = RawClient::connect(addr).await;
     let mut n = 0u64;
     while Instant::now() < until {
-        for i in 0..20u64 {
-            let k = (n * 20 + i + p) % TOPICS;
-            let topic = if k % 4 == 0 {
-                format!("h.{k}")
-            } else {
-                format!("s.{k}")
+        for i in 0..ROUND {
+            let k = (n * ROUND + i + p) % TOPICS;
+            // Mostly fresh topics, used once: they go idle at once and the
+            // sweeper forgets them while the walks are going on.
+            let topic = match k % 4 {
+                0 => format!("h.{k}"),
+                1 => format!("s.{k}"),
+                _ => format!("s.{p}.{n}.{i}"),
             };
             c.feed(Frame::Publish(publish(0, &topic, vec![1u8; 32], i % 5 == 0)))
                 .await;
