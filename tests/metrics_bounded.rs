@@ -58,8 +58,13 @@ async fn acked_publishes_keep_no_samples_outside_fixed_buckets() {
     for round in 0..N / ROUND {
         for i in 0..ROUND {
             let id = (round * ROUND + i + 1) as u32;
-            c.feed(Frame::Publish(publish(id, "lat.t", &b"0123456789abcdef"[..], true)))
-                .await;
+            c.feed(Frame::Publish(publish(
+                id,
+                "lat.t",
+                &b"0123456789abcdef"[..],
+                true,
+            )))
+            .await;
         }
         c.flush_io().await;
         for _ in 0..ROUND {

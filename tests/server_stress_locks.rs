@@ -132,7 +132,10 @@ fn sweeper_scrapes_and_traffic_never_deadlock() {
     let walks = walks.load(Ordering::Relaxed);
     eprintln!("sweeps {sweeps}, stats walks {walks}, operations per actor {counts:?}");
     assert!(sweeps > 100, "the sweeper barely ran: {sweeps}");
-    assert!(counts.iter().all(|n| *n > 0), "an actor did nothing: {counts:?}");
+    assert!(
+        counts.iter().all(|n| *n > 0),
+        "an actor did nothing: {counts:?}"
+    );
 }
 
 /// Publishes (some acknowledged, some with state) across the topics until
@@ -150,8 +153,13 @@ async fn publisher(addr: std::net::SocketAddr, p: u64, until: Instant) -> u64 {
                 1 => format!("s.{k}"),
                 _ => format!("s.{p}.{n}.{i}"),
             };
-            c.feed(Frame::Publish(publish(0, &topic, vec![1u8; 32], i % 5 == 0)))
-                .await;
+            c.feed(Frame::Publish(publish(
+                0,
+                &topic,
+                vec![1u8; 32],
+                i % 5 == 0,
+            )))
+            .await;
         }
         c.flush_io().await;
         for f in c.barrier().await {

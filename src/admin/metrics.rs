@@ -118,7 +118,15 @@ fn render_latency(out: &mut String, f: &LatencyFigures) {
     write_type_line(out, name, "histogram");
     let no_labels: &[String] = &[];
     for (le, n) in LATENCY_BUCKETS.iter().zip(f.cumulative) {
-        write_metric_line(out, name, Some("bucket"), no_labels, Some(("le", le)), n, None);
+        write_metric_line(
+            out,
+            name,
+            Some("bucket"),
+            no_labels,
+            Some(("le", le)),
+            n,
+            None,
+        );
     }
     write_metric_line(
         out,
@@ -237,7 +245,11 @@ fn record_totals(t: &Totals) {
     gauge!("spate_memory_used_bytes").set(v.memory_used_bytes as f64);
 
     for p in spate_proto::Policy::ALL {
-        let n = t.subscriptions_by_policy.get(p.name()).copied().unwrap_or(0);
+        let n = t
+            .subscriptions_by_policy
+            .get(p.name())
+            .copied()
+            .unwrap_or(0);
         gauge!("spate_subscriptions_by_policy", "policy" => p.name()).set(n as f64);
     }
     gauge!("spate_queue_max_fill_ratio").set(t.queue_max_fill_ratio);

@@ -76,8 +76,7 @@ impl Broker {
                 s.subscriptions += 1;
                 s.gap_notices += q.counters.gap_notices.load(Relaxed);
                 for r in ALL_GAP_REASONS {
-                    *s.lost_messages.entry(r.name().to_owned()).or_default() +=
-                        q.counters.lost(r);
+                    *s.lost_messages.entry(r.name().to_owned()).or_default() += q.counters.lost(r);
                 }
                 subs.push((q, msgs, bytes));
             }
