@@ -1,10 +1,14 @@
-//! A point-in-time picture of the broker for `/v1/stats`, `/metrics` and
-//! `spate stats`. Built on demand by [`crate::broker::Broker::stats`]; the
-//! hot path only bumps counters.
+//! A point-in-time picture of the broker for `/v1/stats` and `spate stats`
+//! ([`StatsSnapshot`], built on demand by [`crate::broker::Broker::stats`]),
+//! and the server-wide running totals `/metrics` exports ([`Totals`], from
+//! [`crate::broker::Broker::totals`], which locks no topic). The hot path
+//! only bumps counters.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::broker::counters::LatencyFigures;
 
 /// Everything `/v1/stats` returns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -125,4 +129,49 @@ pub struct SubscriptionStats {
     pub lost: BTreeMap<String, u64>,
     /// GAP notices sent.
     pub gap_notices: u64,
+}
+
+/// What `/metrics` exports: server-wide figures only, no per-topic or
+/// per-connection lists. Not part of the `/v1/stats` JSON.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Server-wide figures (same meaning as in [`StatsSnapshot::server`]).
+    pub server: ServerStats,
+    /// Live subscriptions by policy name.
+    pub subscriptions_by_policy: BTreeMap<String, u64>,
+    /// Fill of the fullest subscriber queue (the larger of messages/limit
+    /// and bytes/limit).
+    pub queue_max_fill_ratio: f64,
+    /// Publish-ack latency histogram.
+    pub ack_latency: LatencyFigures,
+}
+
+/// `used / limit`, 0 when there is no limit.
+pub fn fill_ratio(used: u64, limit: u64) -> f64 {
+    if limit == 0 {
+        0.0
+    } else {
+        used as f64 / limit as f64
+    }
+}
+
+impl From<&StatsSnapshot> for Totals {
+    /// The totals a snapshot implies (for stats sources that only have a
+    /// snapshot, such as test doubles); no latency samples.
+    fn from(s: &StatsSnapshot) -> Totals {
+        let mut t = Totals {
+            server: s.server.clone(),
+            ..Totals::default()
+        };
+        for sub in s.connections.iter().flat_map(|c| &c.subscriptions) {
+            *t.subscriptions_by_policy
+                .entry(sub.policy.clone())
+                .or_default() += 1;
+            t.queue_max_fill_ratio = t
+                .queue_max_fill_ratio
+                .max(fill_ratio(sub.queue_messages, sub.queue_limit_messages))
+                .max(fill_ratio(sub.queue_bytes, sub.queue_limit_bytes));
+        }
+        t
+    }
 }

@@ -55,33 +55,28 @@ pub async fn serve(
         .await
 }
 
-/// Takes a snapshot on the blocking pool: with many topics it is real work.
-async fn snapshot(source: &Arc<dyn StatsSource>) -> Result<StatsSnapshot, Response> {
-    let source = Arc::clone(source);
-    tokio::task::spawn_blocking(move || source.stats())
-        .await
-        .map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("stats failed: {e}\n"),
-            )
-                .into_response()
-        })
+/// Runs `f` on the blocking pool (with many topics or connections, a walk
+/// over them is real work); a failure becomes a 500 response.
+async fn off_workers<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{what} failed: {e}\n"),
+        )
+            .into_response()
+    })
 }
 
+/// `/metrics` reads the broker's running totals (no topic is locked) and
+/// renders them, both off the async workers.
 async fn metrics(State(st): State<AdminState>) -> Response {
-    let snap = match snapshot(&st.source).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let exporter = Arc::clone(&st.exporter);
-    match tokio::task::spawn_blocking(move || exporter.render(&snap)).await {
+    let (source, exporter) = (Arc::clone(&st.source), Arc::clone(&st.exporter));
+    match off_workers("render", move || exporter.render(&source.totals())).await {
         Ok(text) => ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("render failed: {e}\n"),
-        )
-            .into_response(),
+        Err(r) => r,
     }
 }
 
@@ -98,8 +93,9 @@ async fn readyz(State(st): State<AdminState>) -> (StatusCode, &'static str) {
 }
 
 async fn stats(State(st): State<AdminState>) -> Response {
-    match snapshot(&st.source).await {
-        Ok(s) => Json(s).into_response(),
+    let source = Arc::clone(&st.source);
+    match off_workers("stats", move || source.stats()).await {
+        Ok(s) => Json::<StatsSnapshot>(s).into_response(),
         Err(r) => r,
     }
 }

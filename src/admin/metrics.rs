@@ -1,12 +1,19 @@
-//! Prometheus metrics. Two sources feed `GET /metrics`:
+//! Prometheus metrics. `GET /metrics` renders three sources:
 //!
-//! - **Broker figures** (connections, traffic, losses, queues, memory) are
-//!   already counted by the broker; at scrape time [`Exporter::render`]
-//!   copies a [`StatsSnapshot`] into a recorder of its own and renders it.
-//!   Nothing extra runs on the hot path for them.
-//! - **Hot-path histograms** (publish-ack latency) are recorded by the server
-//!   with the `metrics` facade into the process-wide recorder that
-//!   [`install_global`] sets up; their text is appended.
+//! - **Broker figures** (connections, traffic, losses, queues, memory): at
+//!   scrape time [`Exporter::render`] copies the broker's running
+//!   [`Totals`] (counters kept as things happen; no topic is locked) into a
+//!   recorder of its own and renders it. Nothing extra runs on the hot path
+//!   for them.
+//! - **Publish-ack latency**: a fixed-bucket histogram the broker keeps
+//!   itself ([`crate::broker::counters::AckLatency`]): a few atomic adds
+//!   per acknowledged run, constant memory. (The exporter's own histograms
+//!   keep every sample until they are folded, which grew the broker by
+//!   ~20 bytes per acked publish between scrapes.)
+//! - **Anything recorded with the `metrics` facade** into the process-wide
+//!   recorder [`install_global`] sets up; its text is appended, and
+//!   [`run_upkeep`] folds its samples on a timer whether or not anybody
+//!   scrapes.
 //!
 //! Names follow Prometheus conventions: a `spate_` prefix, base units in the
 //! name (`_bytes`, `_seconds`), `_total` on counters. Labels take only
@@ -15,34 +22,25 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, Unit};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
+use metrics_exporter_prometheus::formatting::{
+    write_help_line, write_metric_line, write_type_line,
 };
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use parking_lot::Mutex;
 
-use crate::stats::StatsSnapshot;
+pub use crate::broker::counters::LATENCY_BUCKETS;
+pub use crate::stats::fill_ratio;
+use crate::stats::{LatencyFigures, Totals};
 
 /// Histogram of the time from reading a PUBLISH that asked for an
-/// acknowledgement to queuing its PUB_ACK, seconds. Record it with
-/// [`record_publish_ack`].
+/// acknowledgement to queuing its PUB_ACK, seconds. Kept by the broker
+/// ([`crate::broker::counters::AckLatency`]).
 pub const PUBLISH_ACK_LATENCY: &str = "spate_publish_ack_latency_seconds";
 
-/// Bucket bounds of [`PUBLISH_ACK_LATENCY`], seconds: 25 µs to 1 s.
-pub const LATENCY_BUCKETS: [f64; 14] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
-    0.25, 1.0,
-];
-
-/// How often the global recorder's histograms are folded (the exporter
-/// needs this upkeep or its histogram buffers grow between scrapes).
+/// How often [`run_upkeep`] folds the global recorder's histogram samples
+/// (the exporter needs this upkeep or its histogram buffers grow).
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Records one publish-ack latency sample (a no-op until
-/// [`install_global`] has run, e.g. in library tests).
-pub fn record_publish_ack(elapsed: Duration) {
-    metrics::histogram!(PUBLISH_ACK_LATENCY).record(elapsed.as_secs_f64());
-}
 
 static GLOBAL: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -51,22 +49,23 @@ static GLOBAL: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// then simply do not appear on `/metrics`).
 pub fn install_global() -> Option<PrometheusHandle> {
     GLOBAL
-        .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full(PUBLISH_ACK_LATENCY.into()), &LATENCY_BUCKETS)
-                .expect("bucket list is not empty");
-            let handle = builder.install_recorder().ok()?;
-            describe_histogram!(
-                PUBLISH_ACK_LATENCY,
-                Unit::Seconds,
-                "Time from reading an acknowledged PUBLISH to queuing its PUB_ACK."
-            );
-            Some(handle)
-        })
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
         .clone()
 }
 
-/// Renders `/metrics`: the broker's snapshot plus the global recorder.
+/// Folds `handle`'s histogram samples every [`UPKEEP_INTERVAL`], forever:
+/// spawn it at start-up, independent of the admin listener, so samples
+/// recorded through the facade cannot pile up between (or without) scrapes.
+pub async fn run_upkeep(handle: PrometheusHandle) {
+    let mut tick = tokio::time::interval(UPKEEP_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        handle.run_upkeep();
+    }
+}
+
+/// Renders `/metrics`: the broker's totals plus the global recorder.
 pub struct Exporter {
     snapshot: Mutex<PrometheusRecorder>,
     global: Option<PrometheusHandle>,
@@ -79,7 +78,7 @@ impl std::fmt::Debug for Exporter {
 }
 
 impl Exporter {
-    /// An exporter whose snapshot metrics live in a recorder of its own (so
+    /// An exporter whose broker metrics live in a recorder of its own (so
     /// two brokers in one process, as in tests, never mix figures), and
     /// that appends `global`'s text when given.
     pub fn new(global: Option<PrometheusHandle>) -> Exporter {
@@ -91,19 +90,56 @@ impl Exporter {
         }
     }
 
-    /// Sets every snapshot metric from `s` and renders the exposition text.
-    pub fn render(&self, s: &StatsSnapshot) -> String {
+    /// Sets every broker metric from `t` and renders the exposition text.
+    pub fn render(&self, t: &Totals) -> String {
         let mut out = {
             let recorder = self.snapshot.lock();
-            metrics::with_local_recorder(&*recorder, || record_snapshot(s));
+            metrics::with_local_recorder(&*recorder, || record_totals(t));
             recorder.handle().render()
         };
+        render_latency(&mut out, &t.ack_latency);
         if let Some(g) = &self.global {
             g.run_upkeep();
             out.push_str(&g.render());
         }
         out
     }
+}
+
+/// Appends the publish-ack latency histogram in the exposition format
+/// (the same lines the Prometheus exporter writes for a histogram).
+fn render_latency(out: &mut String, f: &LatencyFigures) {
+    let name = PUBLISH_ACK_LATENCY;
+    write_help_line(
+        out,
+        name,
+        "Time from reading an acknowledged PUBLISH to queuing its PUB_ACK.",
+    );
+    write_type_line(out, name, "histogram");
+    let no_labels: &[String] = &[];
+    for (le, n) in LATENCY_BUCKETS.iter().zip(f.cumulative) {
+        write_metric_line(
+            out,
+            name,
+            Some("bucket"),
+            no_labels,
+            Some(("le", le)),
+            n,
+            None,
+        );
+    }
+    write_metric_line(
+        out,
+        name,
+        Some("bucket"),
+        no_labels,
+        Some(("le", "+Inf")),
+        f.count,
+        None,
+    );
+    write_metric_line::<&str, f64>(out, name, Some("sum"), no_labels, None, f.sum_secs, None);
+    write_metric_line::<&str, u64>(out, name, Some("count"), no_labels, None, f.count, None);
+    out.push('\n');
 }
 
 fn describe_snapshot_metrics() {
@@ -182,8 +218,8 @@ fn describe_snapshot_metrics() {
     );
 }
 
-fn record_snapshot(s: &StatsSnapshot) {
-    let v = &s.server;
+fn record_totals(t: &Totals) {
+    let v = &t.server;
     gauge!("spate_build_info", "version" => v.version.clone()).set(1.0);
     gauge!("spate_uptime_seconds").set(v.uptime_secs as f64);
     gauge!("spate_accepting").set(if v.accepting { 1.0 } else { 0.0 });
@@ -208,37 +244,22 @@ fn record_snapshot(s: &StatsSnapshot) {
     gauge!("spate_memory_budget_bytes").set(v.memory_budget_bytes as f64);
     gauge!("spate_memory_used_bytes").set(v.memory_used_bytes as f64);
 
-    let mut by_policy: Vec<(&str, f64)> = spate_proto::Policy::ALL
-        .iter()
-        .map(|p| (p.name(), 0.0))
-        .collect();
-    let mut max_fill: f64 = 0.0;
-    for sub in s.connections.iter().flat_map(|c| &c.subscriptions) {
-        if let Some(slot) = by_policy.iter_mut().find(|(p, _)| *p == sub.policy) {
-            slot.1 += 1.0;
-        }
-        max_fill = max_fill.max(fill_ratio(sub.queue_messages, sub.queue_limit_messages));
-        max_fill = max_fill.max(fill_ratio(sub.queue_bytes, sub.queue_limit_bytes));
+    for p in spate_proto::Policy::ALL {
+        let n = t
+            .subscriptions_by_policy
+            .get(p.name())
+            .copied()
+            .unwrap_or(0);
+        gauge!("spate_subscriptions_by_policy", "policy" => p.name()).set(n as f64);
     }
-    for (policy, n) in by_policy {
-        gauge!("spate_subscriptions_by_policy", "policy" => policy).set(n);
-    }
-    gauge!("spate_queue_max_fill_ratio").set(max_fill);
-}
-
-/// `used / limit`, 0 when there is no limit.
-pub fn fill_ratio(used: u64, limit: u64) -> f64 {
-    if limit == 0 {
-        0.0
-    } else {
-        used as f64 / limit as f64
-    }
+    gauge!("spate_queue_max_fill_ratio").set(t.queue_max_fill_ratio);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{ConnectionStats, SubscriptionStats};
+    use crate::broker::counters::AckLatency;
+    use crate::stats::{ConnectionStats, StatsSnapshot, SubscriptionStats};
 
     fn sample() -> StatsSnapshot {
         let mut s = StatsSnapshot::default();
@@ -263,7 +284,7 @@ mod tests {
 
     #[test]
     fn snapshot_becomes_prometheus_text() {
-        let text = Exporter::new(None).render(&sample());
+        let text = Exporter::new(None).render(&Totals::from(&sample()));
         for line in [
             "# TYPE spate_messages_in_total counter",
             "spate_messages_in_total 1500",
@@ -288,8 +309,8 @@ mod tests {
     fn exporters_do_not_share_figures() {
         let a = Exporter::new(None);
         let b = Exporter::new(None);
-        a.render(&sample());
-        let text = b.render(&StatsSnapshot::default());
+        a.render(&Totals::from(&sample()));
+        let text = b.render(&Totals::default());
         assert!(
             text.lines().any(|l| l == "spate_messages_in_total 0"),
             "{text}"
@@ -297,18 +318,42 @@ mod tests {
     }
 
     #[test]
-    fn global_histogram_is_appended_with_buckets() {
+    fn latency_histogram_is_rendered_with_buckets() {
+        let h = AckLatency::default();
+        h.record(7, 0.000_3, 4);
+        h.record(8, 2.0, 1);
+        let t = Totals {
+            ack_latency: h.figures(),
+            ..Totals::default()
+        };
+        let text = Exporter::new(None).render(&t);
+        for line in [
+            "# TYPE spate_publish_ack_latency_seconds histogram",
+            "spate_publish_ack_latency_seconds_bucket{le=\"0.00025\"} 0",
+            "spate_publish_ack_latency_seconds_bucket{le=\"0.0005\"} 4",
+            "spate_publish_ack_latency_seconds_bucket{le=\"0.000025\"} 0",
+            "spate_publish_ack_latency_seconds_bucket{le=\"1\"} 4",
+            "spate_publish_ack_latency_seconds_bucket{le=\"+Inf\"} 5",
+            "spate_publish_ack_latency_seconds_count 5",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        let sum = text
+            .lines()
+            .find_map(|l| l.strip_prefix("spate_publish_ack_latency_seconds_sum "))
+            .expect("sum line");
+        assert!((sum.parse::<f64>().unwrap() - 2.0012).abs() < 1e-6, "{sum}");
+    }
+
+    #[test]
+    fn global_recorder_text_is_appended() {
         let global = install_global();
         assert!(global.is_some(), "no other recorder in this test binary");
-        record_publish_ack(Duration::from_micros(300));
-        let text = Exporter::new(global).render(&StatsSnapshot::default());
-        assert!(
-            text.contains("# TYPE spate_publish_ack_latency_seconds histogram"),
-            "{text}"
-        );
-        assert!(
-            text.contains("spate_publish_ack_latency_seconds_bucket{le=\"0.0005\"}"),
-            "{text}"
-        );
+        metrics::counter!("spate_test_global_total").increment(3);
+        let text = Exporter::new(global).render(&Totals::default());
+        assert!(text.contains("spate_test_global_total 3"), "{text}");
     }
 }

@@ -6,6 +6,24 @@
 //! - [`publish`], [`subscribe`], [`state_ops`]: the operations;
 //! - the memory [`Budget`] and server-wide [`counters`];
 //! - [`sweeper`]: once a second, rates, history expiry, idle topics.
+//!
+//! # Lock order
+//!
+//! One order everywhere, so no two threads can wait on each other:
+//!
+//! 1. a map guard of `topics` or `connections` (DashMap shard locks) is a
+//!    **leaf**: while one is held, no other lock is taken. Walks over all
+//!    topics or connections (sweeper, stats, metrics) first copy the
+//!    `Arc`s out ([`Broker::topic_list`], [`Broker::connection_list`]) and
+//!    lock each entry afterwards. Removing a topic from the map while
+//!    holding its mutex (the sweeper does) is then safe;
+//! 2. a topic's mutex ([`Topic::inner`]), then
+//! 3. the subscription index (`RwLock`), then
+//! 4. a subscriber queue's own mutex.
+//!
+//! A connection's `subs` mutex is taken alone (its `Arc`s are copied out
+//! before any queue is locked). No parking_lot or DashMap guard is ever
+//! held across an `.await`.
 
 pub mod backlog;
 pub mod connections;
@@ -124,6 +142,21 @@ impl Broker {
     /// Number of topics tracked.
     pub fn topic_count(&self) -> usize {
         self.topics.len()
+    }
+
+    /// Every topic, copied out of the map so that the caller can lock each
+    /// one without holding a map guard (see the lock order above).
+    pub fn topic_list(&self) -> Vec<Arc<Topic>> {
+        self.topics.iter().map(|t| Arc::clone(t.value())).collect()
+    }
+
+    /// Every open connection, copied out of the map like
+    /// [`Broker::topic_list`].
+    pub fn connection_list(&self) -> Vec<Arc<ConnInfo>> {
+        self.connections
+            .iter()
+            .map(|c| Arc::clone(c.value()))
+            .collect()
     }
 
     fn retention_for(&self, name: &str) -> Retention {

@@ -117,6 +117,7 @@ impl Broker {
         self.refresh_matches(topic, inner);
         let timestamp_us = now_us();
         let first_seq = inner.seq + 1;
+        let history_before = inner.history.bytes();
         scratch.msgs.clear();
         for a in appends {
             inner.seq += 1;
@@ -135,6 +136,8 @@ impl Broker {
             inner.history.push(&msg, timestamp_us, credit);
             scratch.msgs.push(msg);
         }
+        self.counters
+            .history_changed(history_before, inner.history.bytes());
         scratch.receivers.clear();
         scratch.receivers.resize(scratch.msgs.len(), 0);
         for q in &inner.matches {

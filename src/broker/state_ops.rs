@@ -11,7 +11,7 @@ use spate_proto::{Condition, StateChange, StateEntry, StateReply, StateStatus, T
 use super::publish::Append;
 use super::state::Entry;
 use super::{Broker, BrokerError};
-use crate::queue::SubscriberQueue;
+use crate::queue::{Msg, SubscriberQueue};
 
 /// Longest state key, bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -51,6 +51,20 @@ fn check_condition(cond: Condition, cur: Option<&Entry>) -> Option<StateReply> {
     })
 }
 
+/// The stored copy of a state value: a slice of the state message's own
+/// encoded body (which ends with the payload), never of `value` itself, which
+/// usually points into the connection's read buffer and would keep all of
+/// that buffer alive, uncharged, for as long as the key exists. Costs no
+/// allocation; copies only if the body does not end with the value.
+fn value_in_body(msg: &Msg, value: &Bytes) -> Bytes {
+    let body = msg.body();
+    if body.ends_with(value) {
+        body.slice(body.len() - value.len()..)
+    } else {
+        Bytes::copy_from_slice(value)
+    }
+}
+
 impl Broker {
     /// Sets `key` on `topic` if `cond` holds; the change is published.
     pub fn state_put(
@@ -79,11 +93,12 @@ impl Broker {
                 state: Some(StateChange::Put),
             };
             let (p, msg) = self.append(t, inner, a, blocked);
+            let value = value_in_body(&msg, value);
             inner.state.put(
                 key,
                 Entry {
                     revision: p.seq,
-                    value: value.clone(),
+                    value,
                     msg,
                 },
             );
@@ -160,5 +175,47 @@ impl Broker {
             })
             .collect();
         Ok((entries, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// True if `inner` lies within `outer`'s memory.
+    fn inside(inner: &[u8], outer: &[u8]) -> bool {
+        let o = outer.as_ptr_range();
+        let i = inner.as_ptr_range();
+        o.start <= i.start && i.end <= o.end
+    }
+
+    #[test]
+    fn stored_values_do_not_pin_the_read_buffer() {
+        let broker = Broker::new(Arc::new(Config::default()));
+        // A value as it arrives: a slice of a 64 KiB read buffer.
+        let read_buf = Bytes::from(vec![b'x'; 64 * 1024]);
+        let value = read_buf.slice(100..140);
+        let mut blocked = Vec::new();
+        let r = broker
+            .state_put("cfg.app", "color", Condition::None, &value, &mut blocked)
+            .unwrap();
+        assert_eq!(r.status, StateStatus::Ok);
+
+        let t = broker.existing_topic("cfg.app").unwrap();
+        let inner = t.inner.lock();
+        let e = inner.state.get("color").unwrap();
+        assert_eq!(e.value, value);
+        assert!(
+            !inside(&e.value, &read_buf),
+            "the stored value still points into the read buffer"
+        );
+        assert!(
+            inside(&e.value, e.msg.body()),
+            "the value shares the state message's own body"
+        );
+        drop(inner);
+        let got = broker.state_get("cfg.app", "color").unwrap();
+        assert_eq!(got.value.as_deref(), Some(&value[..]));
     }
 }

@@ -15,12 +15,16 @@ impl Broker {
     pub fn sweep(&self, dt: Duration) {
         let now = now_us();
         let mut forget = Vec::new();
-        for t in self.topics.iter() {
+        // No map guard is held while a topic is locked (lock order: see
+        // the module doc of `broker`).
+        for t in self.topic_list() {
             let mut inner = t.inner.lock();
             let delta = inner.seq - inner.rate_seq;
             inner.rate_seq = inner.seq;
             t.set_rate(delta as f64 / dt.as_secs_f64().max(1e-3));
+            let before = inner.history.bytes();
             inner.history.expire(now, &self.budget);
+            self.counters.history_changed(before, inner.history.bytes());
             self.refresh_matches(&t, &mut inner);
             let idle = delta == 0
                 && inner.history.is_empty()
@@ -28,14 +32,18 @@ impl Broker {
                 && inner.matches.iter().all(|q| q.is_closed());
             inner.idle_sweeps = if idle { inner.idle_sweeps + 1 } else { 0 };
             if inner.idle_sweeps >= IDLE_SWEEPS_BEFORE_FORGET {
-                forget.push(Arc::clone(&t));
+                drop(inner);
+                forget.push(t);
             }
         }
         for t in forget {
             let mut inner = t.inner.lock();
             if inner.idle_sweeps >= IDLE_SWEEPS_BEFORE_FORGET && !inner.retired {
                 inner.retired = true;
+                let before = inner.history.bytes();
                 inner.history.clear(&self.budget);
+                self.counters.history_changed(before, 0);
+                // Topic mutex, then a map guard that is a leaf: allowed.
                 self.topics.remove_if(&*t.name, |_, v| Arc::ptr_eq(v, &t));
             }
         }

@@ -70,6 +70,11 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     let signals = Signals::new()?;
     let cfg = Arc::new(cfg);
     let global_metrics = admin::install_global();
+    // Fold facade histogram samples on a timer, with or without the admin
+    // listener and whether or not anybody scrapes.
+    if let Some(handle) = global_metrics.clone() {
+        tokio::spawn(admin::metrics::run_upkeep(handle));
+    }
     let server = Server::bind(cfg.clone()).await?;
     let listen = server.local_addr();
     let broker = server.broker();

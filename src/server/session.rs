@@ -43,7 +43,6 @@ pub struct Session {
     pub results: Vec<Result<Published, BrokerError>>,
     replies: BytesMut,
     pub_bucket: Option<TokenBucket>,
-    ack_latency: metrics::Histogram,
 }
 
 impl Session {
@@ -61,7 +60,6 @@ impl Session {
             scratch: PublishScratch::default(),
             results: Vec::new(),
             replies: BytesMut::new(),
-            ack_latency: metrics::histogram!("spate_publish_ack_latency_seconds"),
         }
     }
 
@@ -118,11 +116,14 @@ impl Session {
     }
 
     /// Records how long `n` acknowledged publishes (handled together) took.
+    /// One bucket update for all `n`, into the broker's fixed-size
+    /// histogram (nothing is kept per sample).
     pub fn record_acks(&self, since: Instant, n: usize) {
         let secs = since.elapsed().as_secs_f64();
-        for _ in 0..n {
-            self.ack_latency.record(secs);
-        }
+        self.broker
+            .counters
+            .ack_latency
+            .record(self.conn.id, secs, n as u64);
     }
 
     /// Counts published messages.
