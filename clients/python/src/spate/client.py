@@ -558,11 +558,12 @@ class Client:
     async def _keepalive_loop(self, proto: _Protocol) -> None:
         """PINGs while the application is slow (we do not read, the server
         does not hear from us) or the line is quiet; aborts a dead connection."""
-        server_ms = self._welcome.ping_interval_ms if self._welcome else 0
-        candidates = [x for x in (self._keepalive, server_ms / 2000.0 if server_ms else None) if x]
-        if not candidates:
+        if self._keepalive is None:
             return
-        interval = min(candidates)
+        server_ms = self._welcome.ping_interval_ms if self._welcome else 0
+        # Ping at least as often as the server would ping us, so that its idle
+        # timer never runs out while we deliberately do not read.
+        interval = min(self._keepalive, server_ms / 1000.0) if server_ms else self._keepalive
         while not proto.closed.done():
             await asyncio.sleep(interval / 2)
             now = time.monotonic()
