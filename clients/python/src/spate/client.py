@@ -69,7 +69,8 @@ _FIRE_AND_FORGET_ID = 0xFFFFFFFF
 _FLUSH_AT = 64 * 1024
 
 _U32 = struct.Struct(">I")
-_MSG_HEAD = struct.Struct(">IQQQBH")  # sub_id, epoch, seq, timestamp, flags, topic len
+_MSG_FAST = struct.Struct(">IQQQBH")  # MESSAGE: sub_id, epoch, seq, timestamp, flags, topic len
+_PUB_FAST = struct.Struct(">IBIBH")  # PUBLISH: length, opcode, request_id, flags, topic len
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ class Subscription:
         self._ended = False
         self._error: Optional[BaseException] = None
         self._closing = False
+        self._paused = False
 
     # -- delivery side (called by the client, synchronously) -------------
     def _push(self, ev: Event) -> None:
@@ -157,8 +159,18 @@ class Subscription:
     def _on_message(self, m: Message) -> None:
         if self._closing:
             return
-        if self._tracker.admit(m):
-            self._push(m)
+        t = self._tracker
+        if t.literal and t.snapshot_until is None and m.epoch == t.epoch and m.seq >= t.next_seq:
+            t.next_seq = m.seq + 1  # the common case of Tracker.admit, inlined
+        elif not t.admit(m):
+            return
+        q = self._queue
+        q.append(m)
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+        if len(q) >= self._capacity:
+            self._client._pause_for(self)
 
     def _on_gap(self, g: Gap) -> None:
         if self._closing:
@@ -192,7 +204,7 @@ class Subscription:
             finally:
                 self._waiter = None
         ev = self._queue.popleft()
-        if len(self._queue) <= self._capacity // 2:
+        if self._paused and len(self._queue) <= self._capacity // 2:
             self._client._unpause_for(self)
         return ev
 
@@ -300,6 +312,7 @@ class _Protocol(asyncio.BufferedProtocol):
         pos = self.start
         end = self.end
         client = self.client
+        subs = client._subs
         try:
             while end - pos >= 4 and not self.paused:
                 length = _U32.unpack_from(mv, pos)[0]
@@ -313,9 +326,18 @@ class _Protocol(asyncio.BufferedProtocol):
                         mv = self.mv
                         pos, end = self.start, self.end
                     break
+                if mv[pos + 4] == 0x91 and length >= 32:  # MESSAGE without key/headers: fast path
+                    sid, epoch, seq, ts, flags, tlen = _MSG_FAST.unpack_from(mv, pos + 5)
+                    q = pos + 36 + tlen
+                    if flags == 0 and q <= fe:
+                        sub = subs.get(sid)
+                        if sub is not None:
+                            sub._on_message(Message(str(mv[pos + 36 : q], "utf-8"), bytes(mv[q:fe]), seq, epoch, ts))
+                        pos = fe
+                        continue
                 client._on_frame(self, mv, pos + 4, fe)
                 pos = fe
-        except (ProtocolError, struct.error) as e:
+        except (ProtocolError, struct.error, UnicodeDecodeError) as e:
             log.warning("spate: undecodable frame from the server: %s", e)
             self.start = self.end = 0
             self.abort(e)
@@ -477,6 +499,7 @@ class Client:
         self._loop = asyncio.get_running_loop()
         self._proto: Optional[_Protocol] = None
         self._welcome: Optional[Welcome] = None
+        self._max_frame = wire.DEFAULT_MAX_FRAME
         self._out = bytearray()
         self._flush_scheduled = False
         self._pending: Dict[int, _Pending] = {}
@@ -538,6 +561,7 @@ class Client:
             proto.transport.set_write_buffer_limits(high=self._write_limit)
         proto.max_incoming = max(self._max_incoming, welcome.max_frame + wire.SERVER_FRAME_SLACK + 8)
         self._welcome = welcome
+        self._max_frame = welcome.max_frame
         self._proto = proto
         self._out = bytearray()
         self._resubscribe()
@@ -774,11 +798,20 @@ class Client:
             proto = await self._ready(time.monotonic() + self._request_timeout)
             await self._drain(proto)
         out = self._out
-        before = len(out)
-        n = wire.encode_publish(out, _FIRE_AND_FORGET_ID, self._topic_bytes(topic), payload, key, headers)
-        if n > (self._welcome.max_frame if self._welcome else wire.DEFAULT_MAX_FRAME):
-            del out[before:]
-            self._check_size(n)
+        tb = self._topic_cache.get(topic) or self._topic_bytes(topic)
+        if key is None and not headers:  # the common case of wire.encode_publish, inlined
+            n = 8 + len(tb) + len(payload)
+            if n > self._max_frame:
+                self._check_size(n)
+            out += _PUB_FAST.pack(n, 0x10, _FIRE_AND_FORGET_ID, 0, len(tb))
+            out += tb
+            out += payload
+        else:
+            before = len(out)
+            n = wire.encode_publish(out, _FIRE_AND_FORGET_ID, tb, payload, key, headers)
+            if n > self._max_frame:
+                del out[before:]
+                self._check_size(n)
         if len(out) >= _FLUSH_AT:
             self._flush()
         elif not self._flush_scheduled:
@@ -1015,12 +1048,14 @@ class Client:
 
     # -- flow control --------------------------------------------------------
     def _pause_for(self, sub: Subscription) -> None:
+        sub._paused = True
         self._paused_by.add(sub.sub_id)
         p = self._proto
         if p is not None:
             p.pause()
 
     def _unpause_for(self, sub: Subscription) -> None:
+        sub._paused = False
         if sub.sub_id in self._paused_by:
             self._paused_by.discard(sub.sub_id)
             if not self._paused_by and self._proto is not None:
