@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "src"))
@@ -65,8 +65,19 @@ def start_broker(kind: str, spate_bin: str) -> Tuple["subprocess.Popen[bytes]", 
     elif kind == "nats":
         cmd = ["nats-server", "-a", "127.0.0.1", "-p", str(port)]
     else:
-        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--client-output-buffer-limit", "pubsub 0 0 0"]
+        cmd = [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--client-output-buffer-limit",
+            "pubsub 0 0 0",
+        ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return proc, port
@@ -120,7 +131,9 @@ async def pub_redis(port: int, subject: str, n: int, payload: bytes) -> float:
 
 
 PUBLISHERS: Dict[str, Callable[[int, str, int, bytes], Any]] = {
-    "spate": pub_spate, "nats": pub_nats, "redis": pub_redis,
+    "spate": pub_spate,
+    "nats": pub_nats,
+    "redis": pub_redis,
 }
 
 
@@ -224,8 +237,9 @@ async def bench_one(kind: str, port: int, size: int, n: int) -> Tuple[float, flo
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     repo = HERE.parents[1]
-    default_bin = next((str(p) for p in (repo / "target/release/spate", repo / "target/debug/spate") if p.exists()),
-                       "spate")
+    default_bin = next(
+        (str(p) for p in (repo / "target/release/spate", repo / "target/debug/spate") if p.exists()), "spate"
+    )
     ap.add_argument("--spate-bin", default=os.environ.get("SPATE_BIN", default_bin))
     ap.add_argument("--count-16", type=int, default=200_000)
     ap.add_argument("--count-1k", type=int, default=100_000)
@@ -247,8 +261,11 @@ def main() -> int:
                     p, r, lost = asyncio.run(bench_one(kind, port, size, n))
                     best = (max(best[0], p), max(best[1], r), max(best[2], lost))
                 results[(kind, size)] = best
-                print(f"{kind:6} {size:5} B  publish {best[0]:>10,.0f} msg/s  receive {best[1]:>10,.0f} msg/s"
-                      f"  lost {best[2]}", file=sys.stderr)
+                print(
+                    f"{kind:6} {size:5} B  publish {best[0]:>10,.0f} msg/s  receive {best[1]:>10,.0f} msg/s"
+                    f"  lost {best[2]}",
+                    file=sys.stderr,
+                )
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -256,8 +273,13 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print()
-    print("| size | measure | " + " | ".join(kinds) + " | " +
-          " | ".join(f"spate/{k}" for k in kinds if k != "spate") + " |")
+    print(
+        "| size | measure | "
+        + " | ".join(kinds)
+        + " | "
+        + " | ".join(f"spate/{k}" for k in kinds if k != "spate")
+        + " |"
+    )
     print("|---|---|" + "---:|" * (len(kinds) + len([k for k in kinds if k != "spate"])))
     for size in (16, 1024):
         for i, measure in ((0, "publish msg/s"), (1, "receive msg/s")):

@@ -34,6 +34,10 @@ fi
 "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
 "$venv/bin/python" -m pip install -q -e ".[test]"
 
+echo "==> ruff (format check and lints)"
+"$venv/bin/python" -m ruff format --check src tests tools bench.py
+"$venv/bin/python" -m ruff check src tests tools bench.py
+
 echo "==> mypy --strict (clients/python/src)"
 "$venv/bin/python" -m mypy --strict src
 

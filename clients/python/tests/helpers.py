@@ -8,7 +8,9 @@ from typing import List, Tuple
 import spate
 
 
-async def collect(sub: spate.Subscription, messages: int, timeout: float = 10.0) -> Tuple[List[spate.Message], List[object]]:
+async def collect(
+    sub: spate.Subscription, messages: int, timeout: float = 10.0
+) -> Tuple[List[spate.Message], List[object]]:
     """Reads events until ``messages`` messages arrived; returns (messages, other events)."""
     deadline = time.monotonic() + timeout
     msgs: List[spate.Message] = []

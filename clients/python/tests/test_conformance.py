@@ -42,8 +42,13 @@ def _ids(v: Any) -> str:
 
 def msg_fields(m: Message) -> Dict[str, Any]:
     return {
-        "epoch": str(m.epoch), "seq": str(m.seq), "timestamp_us": str(m.timestamp_us), "flags": m.flags,
-        "topic": m.topic, "key": m.key, "headers": [list(h) for h in m.headers] if m.flags & wire.F_HEADERS else None,
+        "epoch": str(m.epoch),
+        "seq": str(m.seq),
+        "timestamp_us": str(m.timestamp_us),
+        "flags": m.flags,
+        "topic": m.topic,
+        "key": m.key,
+        "headers": [list(h) for h in m.headers] if m.flags & wire.F_HEADERS else None,
         "payload_hex": m.payload.hex(),
     }
 
@@ -65,24 +70,47 @@ def fields_of(op: int, d: Any) -> Dict[str, Any]:
     if op == wire.HELLO:
         return {"version": d.version, "flags": d.flags, "client_name": d.client_name, "auth_token": d.auth_token}
     if op == wire.WELCOME:
-        return {"version": d.version, "server": d.server, "server_id": str(d.server_id), "max_frame": d.max_frame,
-                "max_subscriptions": d.max_subscriptions, "max_topic_len": d.max_topic_len,
-                "ping_interval_ms": d.ping_interval_ms}
+        return {
+            "version": d.version,
+            "server": d.server,
+            "server_id": str(d.server_id),
+            "max_frame": d.max_frame,
+            "max_subscriptions": d.max_subscriptions,
+            "max_topic_len": d.max_topic_len,
+            "ping_interval_ms": d.ping_interval_ms,
+        }
     if op in (wire.PING, wire.PONG):
         return {"token": str(d)}
     if op == wire.PUBLISH:
-        return {"request_id": d.request_id, "flags": d.flags, "topic": d.topic, "key": d.key,
-                "headers": [list(h) for h in d.headers] if d.headers is not None else None,
-                "payload_hex": d.payload.hex()}
+        return {
+            "request_id": d.request_id,
+            "flags": d.flags,
+            "topic": d.topic,
+            "key": d.key,
+            "headers": [list(h) for h in d.headers] if d.headers is not None else None,
+            "payload_hex": d.payload.hex(),
+        }
     if op == wire.PUB_ACK:
-        return {"request_id": d.request_id, "epoch": str(d.epoch), "seq": str(d.seq),
-                "timestamp_us": str(d.timestamp_us), "receivers": d.receivers}
+        return {
+            "request_id": d.request_id,
+            "epoch": str(d.epoch),
+            "seq": str(d.seq),
+            "timestamp_us": str(d.timestamp_us),
+            "receivers": d.receivers,
+        }
     if op == wire.SUBSCRIBE:
         return {"sub_id": d.sub_id, "pattern": d.pattern, "options": [option_fields(o) for o in d.options]}
     if op == wire.SUBSCRIBED:
-        return {"sub_id": d.sub_id, "policy": int(d.policy), "queue_msgs": d.queue_msgs,
-                "queue_bytes": str(d.queue_bytes), "start": int(d.start), "epoch": str(d.epoch),
-                "first_seq": str(d.first_seq), "last_seq": str(d.last_seq)}
+        return {
+            "sub_id": d.sub_id,
+            "policy": int(d.policy),
+            "queue_msgs": d.queue_msgs,
+            "queue_bytes": str(d.queue_bytes),
+            "start": int(d.start),
+            "epoch": str(d.epoch),
+            "first_seq": str(d.first_seq),
+            "last_seq": str(d.last_seq),
+        }
     if op in (wire.UNSUBSCRIBE, wire.UNSUBSCRIBED):
         return {"sub_id": d}
     if op == wire.MESSAGE:
@@ -90,15 +118,26 @@ def fields_of(op: int, d: Any) -> Dict[str, Any]:
     if op == wire.MESSAGE_BATCH:
         return {"sub_id": d[0], "count": len(d[1]), "messages": [msg_fields(m) for m in d[1]]}
     if op == wire.GAP:
-        return {"sub_id": d.sub_id, "reason": int(d.reason), "count": str(d.count), "first_seq": str(d.first_seq),
-                "last_seq": str(d.last_seq), "topic": d.topic}
+        return {
+            "sub_id": d.sub_id,
+            "reason": int(d.reason),
+            "count": str(d.count),
+            "first_seq": str(d.first_seq),
+            "last_seq": str(d.last_seq),
+            "topic": d.topic,
+        }
     if op == wire.ERROR:
         return {"code": d.code, "reference": d.reference, "message": d.message}
     if op == wire.GOAWAY:
         return {"drain_ms": d[0], "reason": d[1]}
     if op in (wire.STATE_PUT, wire.STATE_DEL):
-        f = {"request_id": d.request_id, "topic": d.topic, "key": d.key, "condition": d.condition,
-             "revision": str(d.revision)}
+        f = {
+            "request_id": d.request_id,
+            "topic": d.topic,
+            "key": d.key,
+            "condition": d.condition,
+            "revision": str(d.revision),
+        }
         if op == wire.STATE_PUT:
             f["value_hex"] = (d.value or b"").hex()
         return f
@@ -107,12 +146,20 @@ def fields_of(op: int, d: Any) -> Dict[str, Any]:
     if op == wire.STATE_LIST:
         return {"request_id": d[0], "topic": d[1], "after": d[2], "limit": d[3]}
     if op == wire.STATE_REPLY:
-        return {"request_id": d.request_id, "status": d.status, "revision": str(d.revision),
-                "has_value": int(d.value is not None), "value_hex": d.value.hex() if d.value is not None else None}
+        return {
+            "request_id": d.request_id,
+            "status": d.status,
+            "revision": str(d.revision),
+            "has_value": int(d.value is not None),
+            "value_hex": d.value.hex() if d.value is not None else None,
+        }
     if op == wire.STATE_LIST_REPLY:
-        return {"request_id": d[0], "more": int(d[1].more), "count": len(d[1].entries),
-                "entries": [{"key": e.key, "revision": str(e.revision), "value_hex": e.value.hex()}
-                            for e in d[1].entries]}
+        return {
+            "request_id": d[0],
+            "more": int(d[1].more),
+            "count": len(d[1].entries),
+            "entries": [{"key": e.key, "revision": str(e.revision), "value_hex": e.value.hex()} for e in d[1].entries],
+        }
     raise AssertionError(f"no field mapping for opcode 0x{op:02x}")
 
 
@@ -124,8 +171,9 @@ def reencode(op: int, d: Any) -> Optional[bytes]:
     elif op in (wire.PING, wire.PONG):
         wire.encode_ping(out, d, op)
     elif op == wire.PUBLISH:
-        wire.encode_publish(out, d.request_id, d.topic.encode(), d.payload, d.key, d.headers,
-                            ack=bool(d.flags & wire.F_ACK))
+        wire.encode_publish(
+            out, d.request_id, d.topic.encode(), d.payload, d.key, d.headers, ack=bool(d.flags & wire.F_ACK)
+        )
     elif op == wire.SUBSCRIBE:
         wire.encode_subscribe(out, d.sub_id, d.pattern, d.options)
     elif op == wire.UNSUBSCRIBE:

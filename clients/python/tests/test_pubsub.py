@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import List
 
@@ -41,7 +40,12 @@ async def test_publish_subscribe_fields(broker) -> None:
         assert other == []
         m1, m2 = msgs
         assert (m1.topic, m1.payload, m1.seq, m1.key, m1.headers) == ("orders.eu", b"plain", 1, None, ())
-        assert (m2.payload, m2.seq, m2.key, m2.headers) == (b'{"id":17}', 2, "o-17", (("content-type", "json"), ("a", "b")))
+        assert (m2.payload, m2.seq, m2.key, m2.headers) == (
+            b'{"id":17}',
+            2,
+            "o-17",
+            (("content-type", "json"), ("a", "b")),
+        )
         assert m2.epoch == ack.epoch and m2.timestamp_us == ack.timestamp_us
         assert isinstance(m2.seq, int) and m2.epoch > 2**32 or m2.epoch > 0
 
@@ -171,7 +175,11 @@ async def test_replay_from_seq_last_n_and_truncated(make_broker) -> None:
         assert [m.seq for m in msgs] == list(range(6, 16))
         gaps = [e for e in other if isinstance(e, Gap)]
         assert len(gaps) == 1 and (gaps[0].reason, gaps[0].count, gaps[0].first_seq, gaps[0].last_seq) == (
-            GapReason.NOT_RETAINED, 4, 2, 5)
+            GapReason.NOT_RETAINED,
+            4,
+            2,
+            5,
+        )
         assert any(isinstance(e, spate.Truncated) for e in other)
         s4 = await c.subscribe("h", from_seq=3, from_epoch=12345)
         assert s4.info is not None and s4.info.start == StartStatus.EPOCH_CHANGED

@@ -12,7 +12,6 @@ from spate import (
     EpochChanged,
     Gap,
     GapReason,
-    Message,
     Reconnect,
     Resumed,
     ResumedLive,
@@ -62,7 +61,11 @@ async def test_resume_truncated_reports_exact_loss(make_broker) -> None:
         assert isinstance(tr, Truncated) and (tr.requested_seq, tr.first_seq) == (2, 17)
         gap = await sub.next(5)
         assert isinstance(gap, Gap) and (gap.reason, gap.count, gap.first_seq, gap.last_seq) == (
-            GapReason.NOT_RETAINED, 15, 2, 16)
+            GapReason.NOT_RETAINED,
+            15,
+            2,
+            16,
+        )
         msgs, other = await collect(sub, 5)
         assert other == [] and [m.seq for m in msgs] == [17, 18, 19, 20, 21]
 

@@ -23,12 +23,47 @@ SECTIONS = [
     ("Connecting", ["connect", "Client", "Reconnect"]),
     ("Subscribing", ["Subscription", "Publication"]),
     ("State (`client.state`)", [_State]),
-    ("Events", ["Message", "Gap", "Notice", "Disconnected", "ServerGoingAway", "Resumed", "Truncated",
-                "EpochChanged", "ResumedLive", "SnapshotRestarted"]),
-    ("Values", ["PubAck", "Subscribed", "Welcome", "StateValue", "StateEntry", "StateListPage", "Policy",
-                "StartStatus", "GapReason"]),
-    ("Errors", ["SpateError", "ServerError", "StateConflict", "StateNotFound", "ConnectionLostError",
-                "SpateTimeoutError", "ProtocolError"]),
+    (
+        "Events",
+        [
+            "Message",
+            "Gap",
+            "Notice",
+            "Disconnected",
+            "ServerGoingAway",
+            "Resumed",
+            "Truncated",
+            "EpochChanged",
+            "ResumedLive",
+            "SnapshotRestarted",
+        ],
+    ),
+    (
+        "Values",
+        [
+            "PubAck",
+            "Subscribed",
+            "Welcome",
+            "StateValue",
+            "StateEntry",
+            "StateListPage",
+            "Policy",
+            "StartStatus",
+            "GapReason",
+        ],
+    ),
+    (
+        "Errors",
+        [
+            "SpateError",
+            "ServerError",
+            "StateConflict",
+            "StateNotFound",
+            "ConnectionLostError",
+            "SpateTimeoutError",
+            "ProtocolError",
+        ],
+    ),
     ("Blocking facade", ["connect_sync", "SyncClient", "SyncSubscription"]),
 ]
 
@@ -80,9 +115,14 @@ def render(name: str, obj: Any, out: List[str]) -> None:
 
 
 def main() -> int:
-    out = ["# spate Python client — API reference", "",
-           "Generated from the docstrings by `tools/gendoc.py`; do not edit by hand.", "",
-           doc(spate), ""]
+    out = [
+        "# spate Python client — API reference",
+        "",
+        "Generated from the docstrings by `tools/gendoc.py`; do not edit by hand.",
+        "",
+        doc(spate),
+        "",
+    ]
     for title, names in SECTIONS:
         out.append(f"## {title}\n")
         for n in names:

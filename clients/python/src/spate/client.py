@@ -122,8 +122,9 @@ class Subscription:
     raises the error if the subscription failed for good.
     """
 
-    def __init__(self, client: Client, sub_id: int, pattern: str, options: List[wire.SubscribeOption],
-                 start: Start, buffer: int) -> None:
+    def __init__(
+        self, client: Client, sub_id: int, pattern: str, options: List[wire.SubscribeOption], start: Start, buffer: int
+    ) -> None:
         self._client = client
         self.sub_id = sub_id
         """The subscription's id on the wire."""
@@ -412,8 +413,16 @@ class _State:
             return wire.COND_IF_ABSENT, 0
         return wire.COND_NONE, 0
 
-    async def put(self, topic: str, key: str, value: bytes, *, if_revision: Optional[int] = None,
-                  if_absent: bool = False, timeout: Optional[float] = None) -> int:
+    async def put(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        *,
+        if_revision: Optional[int] = None,
+        if_absent: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
         """Sets ``key`` to ``value``; returns the key's new revision.
 
         With ``if_revision`` (0 = only if absent) or ``if_absent`` the write
@@ -422,13 +431,21 @@ class _State:
         """
         cond, rev = self._condition(if_revision, if_absent)
         r: wire.StateReply = await self._c._request(
-            "state", lambda rid, out: wire.encode_state_put(out, rid, topic, key, cond, rev, value), timeout)
+            "state", lambda rid, out: wire.encode_state_put(out, rid, topic, key, cond, rev, value), timeout
+        )
         if r.status == wire.STATUS_CONFLICT:
             raise StateConflict(topic, key, r.revision, r.value)
         return r.revision
 
-    async def delete(self, topic: str, key: str, *, if_revision: Optional[int] = None,
-                     if_absent: bool = False, timeout: Optional[float] = None) -> int:
+    async def delete(
+        self,
+        topic: str,
+        key: str,
+        *,
+        if_revision: Optional[int] = None,
+        if_absent: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
         """Deletes ``key``; returns the revision (seq) of the delete.
 
         Raises :class:`~spate.errors.StateNotFound` if the key is absent and
@@ -436,7 +453,8 @@ class _State:
         """
         cond, rev = self._condition(if_revision, if_absent)
         r: wire.StateReply = await self._c._request(
-            "state", lambda rid, out: wire.encode_state_del(out, rid, topic, key, cond, rev), timeout)
+            "state", lambda rid, out: wire.encode_state_del(out, rid, topic, key, cond, rev), timeout
+        )
         if r.status == wire.STATUS_CONFLICT:
             raise StateConflict(topic, key, r.revision, r.value)
         if r.status == wire.STATUS_NOT_FOUND:
@@ -446,20 +464,24 @@ class _State:
     async def get(self, topic: str, key: str, *, timeout: Optional[float] = None) -> StateValue:
         """The key's value and revision; raises :class:`~spate.errors.StateNotFound` if absent."""
         r: wire.StateReply = await self._c._request(
-            "state", lambda rid, out: wire.encode_state_get(out, rid, topic, key), timeout)
+            "state", lambda rid, out: wire.encode_state_get(out, rid, topic, key), timeout
+        )
         if r.status == wire.STATUS_NOT_FOUND or r.value is None:
             raise StateNotFound(topic, key)
         return StateValue(r.revision, r.value)
 
-    async def list(self, topic: str, *, after: str = "", limit: int = 0,
-                   timeout: Optional[float] = None) -> StateListPage:
+    async def list(
+        self, topic: str, *, after: str = "", limit: int = 0, timeout: Optional[float] = None
+    ) -> StateListPage:
         """One page of keys greater than ``after`` (at most ``limit``, 0 = server's maximum)."""
         page: StateListPage = await self._c._request(
-            "list", lambda rid, out: wire.encode_state_list(out, rid, topic, after, limit), timeout)
+            "list", lambda rid, out: wire.encode_state_list(out, rid, topic, after, limit), timeout
+        )
         return page
 
-    async def items(self, topic: str, *, page_size: int = 0,
-                    timeout: Optional[float] = None) -> AsyncIterator[StateEntry]:
+    async def items(
+        self, topic: str, *, page_size: int = 0, timeout: Optional[float] = None
+    ) -> AsyncIterator[StateEntry]:
         """Every key of the topic, page after page (pages may reflect writes made in between)."""
         after = ""
         while True:
@@ -479,12 +501,21 @@ class Client:
     reconnect within that same time.
     """
 
-    def __init__(self, address: Union[str, Tuple[str, int]], *, name: str = "spate-py/0.1.0", token: str = "",
-                 ssl: Optional[_ssl.SSLContext] = None, connect_timeout: float = 5.0,
-                 request_timeout: float = 10.0, reconnect: Optional[Reconnect] = Reconnect(),
-                 keepalive: Optional[float] = 30.0, write_buffer: int = 1024 * 1024,
-                 max_incoming_frame: int = 16 * 1024 * 1024,
-                 on_error: Optional[Callable[[ServerError], None]] = None) -> None:
+    def __init__(
+        self,
+        address: Union[str, Tuple[str, int]],
+        *,
+        name: str = "spate-py/0.1.0",
+        token: str = "",
+        ssl: Optional[_ssl.SSLContext] = None,
+        connect_timeout: float = 5.0,
+        request_timeout: float = 10.0,
+        reconnect: Optional[Reconnect] = Reconnect(),
+        keepalive: Optional[float] = 30.0,
+        write_buffer: int = 1024 * 1024,
+        max_incoming_frame: int = 16 * 1024 * 1024,
+        on_error: Optional[Callable[[ServerError], None]] = None,
+    ) -> None:
         self._host, self._port = _parse_address(address)
         self._name = name
         self._token = token
@@ -552,8 +583,9 @@ class Client:
             welcome = await asyncio.wait_for(handshake(), self._connect_timeout)
         except asyncio.TimeoutError:
             proto.abort()
-            raise SpateTimeoutError(f"no WELCOME from {self._host}:{self._port} within {self._connect_timeout} s"
-                                    ) from None
+            raise SpateTimeoutError(
+                f"no WELCOME from {self._host}:{self._port} within {self._connect_timeout} s"
+            ) from None
         except BaseException:
             proto.abort()
             raise
@@ -595,8 +627,7 @@ class Client:
                 self._ping_token += 1
                 wire.encode_ping(self._out, self._ping_token | (1 << 63))
                 self._flush()
-            if (self._keepalive is not None and not proto.paused
-                    and now - proto.last_recv > 2 * self._keepalive):
+            if self._keepalive is not None and not proto.paused and now - proto.last_recv > 2 * self._keepalive:
                 log.warning("spate: nothing heard from the server for %.1f s; reconnecting", now - proto.last_recv)
                 proto.abort()
                 return
@@ -702,8 +733,11 @@ class Client:
         """The open connection, waiting for a reconnect until ``deadline``."""
         while True:
             if self._closed:
-                raise self._close_error if isinstance(self._close_error, SpateError) else ConnectionLostError(
-                    "client is closed")
+                raise (
+                    self._close_error
+                    if isinstance(self._close_error, SpateError)
+                    else ConnectionLostError("client is closed")
+                )
             p = self._proto
             if p is not None and not p.going_away:
                 return p
@@ -747,8 +781,14 @@ class Client:
             if i not in self._pending and i not in self._subs:
                 return i
 
-    async def _request(self, kind: str, encode: Callable[[int, bytearray], None], timeout: Optional[float],
-                       extra: Any = None, key: Optional[int] = None) -> Any:
+    async def _request(
+        self,
+        kind: str,
+        encode: Callable[[int, bytearray], None],
+        timeout: Optional[float],
+        extra: Any = None,
+        key: Optional[int] = None,
+    ) -> Any:
         t = self._request_timeout if timeout is None else timeout
         deadline = time.monotonic() + t
         proto = await self._ready(deadline)
@@ -784,8 +824,14 @@ class Client:
             raise ValueError(f"frame of {n} bytes exceeds the server's max_frame {limit}")
 
     # -- publishing ----------------------------------------------------------
-    async def publish(self, topic: str, payload: bytes = b"", *, key: Optional[str] = None,
-                      headers: Optional[Sequence[Tuple[str, str]]] = None) -> None:
+    async def publish(
+        self,
+        topic: str,
+        payload: bytes = b"",
+        *,
+        key: Optional[str] = None,
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+    ) -> None:
         """Publishes without acknowledgement (fire-and-forget).
 
         Returns once the frame is buffered; it does not suspend unless the
@@ -818,9 +864,15 @@ class Client:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
-    async def publish_ack(self, topic: str, payload: bytes = b"", *, key: Optional[str] = None,
-                          headers: Optional[Sequence[Tuple[str, str]]] = None,
-                          timeout: Optional[float] = None) -> PubAck:
+    async def publish_ack(
+        self,
+        topic: str,
+        payload: bytes = b"",
+        *,
+        key: Optional[str] = None,
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+        timeout: Optional[float] = None,
+    ) -> PubAck:
         """Publishes and waits for PUB_ACK: the message's ``seq`` and ``epoch``.
 
         Raises :class:`~spate.errors.ServerError` if the server rejects it.
@@ -867,8 +919,9 @@ class Client:
             wire.encode_publish_batch(self._out, frame)
             self._schedule_flush()
 
-    async def publish_batch_ack(self, messages: Iterable[PublicationLike], *,
-                                timeout: Optional[float] = None) -> List[Union[PubAck, ServerError]]:
+    async def publish_batch_ack(
+        self, messages: Iterable[PublicationLike], *, timeout: Optional[float] = None
+    ) -> List[Union[PubAck, ServerError]]:
         """Publishes many messages in PUBLISH_BATCH frames and waits for every
         entry's answer: a :class:`PubAck` or the entry's :class:`ServerError`,
         in order (a rejected entry does not affect the others)."""
@@ -936,12 +989,23 @@ class Client:
         return time.monotonic() - t0
 
     # -- subscribing -------------------------------------------------------
-    async def subscribe(self, pattern: str, *, policy: Optional[Policy] = None, queue_msgs: Optional[int] = None,
-                        queue_bytes: Optional[int] = None, max_rate: Optional[int] = None,
-                        max_batch: Optional[int] = None, linger_us: Optional[int] = None,
-                        from_seq: Optional[int] = None, from_epoch: int = 0, last_n: Optional[int] = None,
-                        snapshot: bool = False, buffer: int = 1024,
-                        timeout: Optional[float] = None) -> Subscription:
+    async def subscribe(
+        self,
+        pattern: str,
+        *,
+        policy: Optional[Policy] = None,
+        queue_msgs: Optional[int] = None,
+        queue_bytes: Optional[int] = None,
+        max_rate: Optional[int] = None,
+        max_batch: Optional[int] = None,
+        linger_us: Optional[int] = None,
+        from_seq: Optional[int] = None,
+        from_epoch: int = 0,
+        last_n: Optional[int] = None,
+        snapshot: bool = False,
+        buffer: int = 1024,
+        timeout: Optional[float] = None,
+    ) -> Subscription:
         """Subscribes to a topic or pattern (``orders.*.created``, ``orders.>``).
 
         Options (protocol.md §8.2): ``policy``, ``queue_msgs``,
@@ -960,9 +1024,14 @@ class Client:
         if starts and is_wildcard(pattern):
             raise ValueError("a start option needs a literal topic, not a wildcard pattern")
         opts: List[wire.SubscribeOption] = []
-        for tag, v in ((wire.OPT_POLICY, policy), (wire.OPT_QUEUE_MSGS, queue_msgs),
-                       (wire.OPT_QUEUE_BYTES, queue_bytes), (wire.OPT_MAX_RATE, max_rate),
-                       (wire.OPT_MAX_BATCH, max_batch), (wire.OPT_LINGER_US, linger_us)):
+        for tag, v in (
+            (wire.OPT_POLICY, policy),
+            (wire.OPT_QUEUE_MSGS, queue_msgs),
+            (wire.OPT_QUEUE_BYTES, queue_bytes),
+            (wire.OPT_MAX_RATE, max_rate),
+            (wire.OPT_MAX_BATCH, max_batch),
+            (wire.OPT_LINGER_US, linger_us),
+        ):
             if v is not None:
                 opts.append(wire.SubscribeOption(tag, int(v)))
         start: Start = START_NEW
@@ -1037,8 +1106,9 @@ class Client:
             sub._end()
             return
         try:
-            await self._request("unsubscribe", lambda _rid, out: wire.encode_unsubscribe(out, sid), timeout,
-                                extra=sub, key=sid)
+            await self._request(
+                "unsubscribe", lambda _rid, out: wire.encode_unsubscribe(out, sid), timeout, extra=sub, key=sid
+            )
         except ConnectionLostError:
             pass
         finally:
@@ -1178,12 +1248,20 @@ class Client:
             log.warning("spate: %s", err)
 
 
-async def connect(address: Union[str, Tuple[str, int]] = f"127.0.0.1:{DEFAULT_PORT}", *,
-                  name: str = "spate-py/0.1.0", token: str = "", ssl: Optional[_ssl.SSLContext] = None,
-                  connect_timeout: float = 5.0, request_timeout: float = 10.0,
-                  reconnect: Optional[Reconnect] = Reconnect(), keepalive: Optional[float] = 30.0,
-                  write_buffer: int = 1024 * 1024, max_incoming_frame: int = 16 * 1024 * 1024,
-                  on_error: Optional[Callable[[ServerError], None]] = None) -> Client:
+async def connect(
+    address: Union[str, Tuple[str, int]] = f"127.0.0.1:{DEFAULT_PORT}",
+    *,
+    name: str = "spate-py/0.1.0",
+    token: str = "",
+    ssl: Optional[_ssl.SSLContext] = None,
+    connect_timeout: float = 5.0,
+    request_timeout: float = 10.0,
+    reconnect: Optional[Reconnect] = Reconnect(),
+    keepalive: Optional[float] = 30.0,
+    write_buffer: int = 1024 * 1024,
+    max_incoming_frame: int = 16 * 1024 * 1024,
+    on_error: Optional[Callable[[ServerError], None]] = None,
+) -> Client:
     """Connects to a spate broker and completes the handshake (HELLO/WELCOME).
 
     ``address`` is ``"host:port"`` or ``(host, port)``. ``name`` and
@@ -1196,8 +1274,18 @@ async def connect(address: Union[str, Tuple[str, int]] = f"127.0.0.1:{DEFAULT_PO
     server's PINGs). ``on_error`` receives ERRORs not tied to a pending
     request (fire-and-forget publishes).
     """
-    c = Client(address, name=name, token=token, ssl=ssl, connect_timeout=connect_timeout,
-               request_timeout=request_timeout, reconnect=reconnect, keepalive=keepalive,
-               write_buffer=write_buffer, max_incoming_frame=max_incoming_frame, on_error=on_error)
+    c = Client(
+        address,
+        name=name,
+        token=token,
+        ssl=ssl,
+        connect_timeout=connect_timeout,
+        request_timeout=request_timeout,
+        reconnect=reconnect,
+        keepalive=keepalive,
+        write_buffer=write_buffer,
+        max_incoming_frame=max_incoming_frame,
+        on_error=on_error,
+    )
     await c._open()
     return c

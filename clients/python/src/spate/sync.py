@@ -85,13 +85,25 @@ class SyncClient:
         """The underlying asyncio client (use it only on its own loop)."""
         return self._c
 
-    def publish(self, topic: str, payload: bytes = b"", *, key: Optional[str] = None,
-                headers: Optional[Sequence[Tuple[str, str]]] = None) -> None:
+    def publish(
+        self,
+        topic: str,
+        payload: bytes = b"",
+        *,
+        key: Optional[str] = None,
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+    ) -> None:
         """Fire-and-forget publish."""
         self._run(self._c.publish(topic, payload, key=key, headers=headers))
 
-    def publish_ack(self, topic: str, payload: bytes = b"", *, key: Optional[str] = None,
-                    headers: Optional[Sequence[Tuple[str, str]]] = None) -> PubAck:
+    def publish_ack(
+        self,
+        topic: str,
+        payload: bytes = b"",
+        *,
+        key: Optional[str] = None,
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+    ) -> PubAck:
         """Publish and wait for the PUB_ACK."""
         return self._run(self._c.publish_ack(topic, payload, key=key, headers=headers))
 
@@ -107,8 +119,9 @@ class SyncClient:
         """Subscribe; takes the options of :meth:`Client.subscribe`."""
         return SyncSubscription(self, self._run(self._c.subscribe(pattern, **options)))
 
-    def state_put(self, topic: str, key: str, value: bytes, *, if_revision: Optional[int] = None,
-                  if_absent: bool = False) -> int:
+    def state_put(
+        self, topic: str, key: str, value: bytes, *, if_revision: Optional[int] = None, if_absent: bool = False
+    ) -> int:
         """See :meth:`spate.client._State.put`."""
         return self._run(self._c.state.put(topic, key, value, if_revision=if_revision, if_absent=if_absent))
 
@@ -138,13 +151,15 @@ class SyncClient:
         self.close()
 
 
-def connect_sync(address: Union[str, Tuple[str, int]] = "127.0.0.1:7411", *, request_timeout: float = 10.0,
-                 **kwargs: Any) -> SyncClient:
+def connect_sync(
+    address: Union[str, Tuple[str, int]] = "127.0.0.1:7411", *, request_timeout: float = 10.0, **kwargs: Any
+) -> SyncClient:
     """Blocking :func:`~spate.client.connect`: same arguments; returns a :class:`SyncClient`."""
     lt = _LoopThread()
     try:
-        c = lt.run(connect(address, request_timeout=request_timeout, **kwargs),
-                   float(kwargs.get("connect_timeout", 5.0)) + 1.0)
+        c = lt.run(
+            connect(address, request_timeout=request_timeout, **kwargs), float(kwargs.get("connect_timeout", 5.0)) + 1.0
+        )
     except BaseException:
         lt.stop()
         raise
