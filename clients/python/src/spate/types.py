@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import ClassVar, Optional, Tuple, Union
 
 
 class Policy(enum.IntEnum):
@@ -90,88 +90,76 @@ class Gap:
 class Notice:
     """Something happened to a subscription; its stream continues.
 
-    ``kind`` is a stable lowercase name for logs.
+    Each kind is a frozen dataclass below; ``kind`` is a stable lowercase
+    name for logs.
     """
 
-    kind = "notice"
-
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(vars(self).items()))))
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({fields})"
+    kind: ClassVar[str] = "notice"
 
 
+@dataclass(frozen=True)
 class Disconnected(Notice):
     """The connection was lost and the client is reconnecting (best effort:
     skipped if the subscription's buffer is full at that moment)."""
 
-    kind = "disconnected"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    kind: ClassVar[str] = "disconnected"
+    reason: str
 
 
+@dataclass(frozen=True)
 class ServerGoingAway(Notice):
     """The server sent GOAWAY; the client reconnects once it closes."""
 
-    kind = "server_going_away"
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+    kind: ClassVar[str] = "server_going_away"
+    reason: str
 
 
+@dataclass(frozen=True)
 class Resumed(Notice):
     """Re-subscribed after a reconnect from ``from_seq``: nothing was lost,
     nothing is delivered twice."""
 
-    kind = "resumed"
-
-    def __init__(self, from_seq: int, epoch: int) -> None:
-        self.from_seq = from_seq
-        self.epoch = epoch
+    kind: ClassVar[str] = "resumed"
+    from_seq: int
+    epoch: int
 
 
+@dataclass(frozen=True)
 class Truncated(Notice):
     """History from ``requested_seq`` is no longer retained; delivery
     continues at ``first_seq``. A :class:`Gap` (NOT_RETAINED) with the
     exact count accompanies it."""
 
-    kind = "truncated"
-
-    def __init__(self, requested_seq: int, first_seq: int) -> None:
-        self.requested_seq = requested_seq
-        self.first_seq = first_seq
+    kind: ClassVar[str] = "truncated"
+    requested_seq: int
+    first_seq: int
 
 
+@dataclass(frozen=True)
 class EpochChanged(Notice):
     """The topic's history restarted (e.g. the broker restarted): messages
     after the last one delivered from ``old_epoch`` are unknown and cannot
     be counted; delivery continues with ``new_epoch``'s retained history."""
 
-    kind = "epoch_changed"
-
-    def __init__(self, old_epoch: int, new_epoch: int) -> None:
-        self.old_epoch = old_epoch
-        self.new_epoch = new_epoch
+    kind: ClassVar[str] = "epoch_changed"
+    old_epoch: int
+    new_epoch: int
 
 
+@dataclass(frozen=True)
 class ResumedLive(Notice):
     """A wildcard subscription was re-established after a reconnect; it can
     only resume live, so messages published meanwhile were missed (uncounted)."""
 
-    kind = "resumed_live"
+    kind: ClassVar[str] = "resumed_live"
 
 
+@dataclass(frozen=True)
 class SnapshotRestarted(Notice):
     """A snapshot subscription was interrupted before its first live change;
     the snapshot is delivered again from the start."""
 
-    kind = "snapshot_restarted"
+    kind: ClassVar[str] = "snapshot_restarted"
 
 
 #: One item of a subscription's stream.
