@@ -38,6 +38,9 @@ fi
 step "cargo test (workspace)"
 cargo test --workspace
 
+step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
+bash clients/python/test.sh
+
 if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
   step "packaging: build, inspect and install the .deb"
   bash packaging/test-deb.sh
