@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
     match spate::cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("spate: {e:#}");
+            eprintln!("spate: {}", spate::cli::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }
