@@ -276,9 +276,14 @@ async fn info_shows_the_welcome_and_says_when_admin_is_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_uses_spate_server() {
     let srv = start_default().await;
-    let out = run(spate(&srv).args(["bench", "fanout", "-S", "1", "-M", "200", "--json"])).await;
+    let out = run(spate(&srv).args(["bench", "fanout", "-S", "1", "-M", "200"])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let report: Value = serde_json::from_str(&out.stdout).expect("JSON report");
-    assert_eq!(report["phases"][0]["delivered"], 200, "{report}");
+    // The table's first line names the address used (another broker may
+    // well listen on the default port on a test machine).
+    assert!(
+        out.stdout.contains(&format!(" at {}:", srv.addr)),
+        "{}",
+        out.stdout
+    );
     srv.stop().await;
 }
