@@ -108,7 +108,9 @@ async fn an_http_server_is_recognised() {
         let mut buf = [0u8; 64];
         let _ = s.read(&mut buf).await;
         let _ = s
-            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
             .await;
     });
     let out = run(spate_at(&addr).args(["pub", "t", "x"])).await;
@@ -155,7 +157,8 @@ async fn sub_errors_name_the_flags() {
         let out = run(spate(&srv).args(args)).await;
         assert_eq!(out.code, Some(1), "{args:?}");
         assert!(
-            out.stderr.starts_with(&format!("spate: {flag} needs a literal topic")),
+            out.stderr
+                .starts_with(&format!("spate: {flag} needs a literal topic")),
             "{}",
             out.stderr
         );
@@ -197,7 +200,8 @@ async fn epochs_are_json_strings_that_can_be_passed_back() {
         let out = run(spate(&srv).args(["pub", "hist.a", p])).await;
         assert_eq!(out.code, Some(0), "{}", out.stderr);
     }
-    let out = run(spate(&srv).args(["sub", "hist.a", "--from", "1", "-n", "1", "-f", "json"])).await;
+    let out =
+        run(spate(&srv).args(["sub", "hist.a", "--from", "1", "-n", "1", "-f", "json"])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     let epoch = v["epoch"].as_str().expect("epoch is a string").to_owned();
@@ -214,8 +218,16 @@ async fn epochs_are_json_strings_that_can_be_passed_back() {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2, "no notice, just the messages: {}", out.stdout);
-        assert_eq!((lines[0]["payload"].as_str(), lines[1]["payload"].as_str()), (Some("b"), Some("c")));
+        assert_eq!(
+            lines.len(),
+            2,
+            "no notice, just the messages: {}",
+            out.stdout
+        );
+        assert_eq!(
+            (lines[0]["payload"].as_str(), lines[1]["payload"].as_str()),
+            (Some("b"), Some("c"))
+        );
     }
     srv.stop().await;
 }
@@ -224,7 +236,12 @@ async fn epochs_are_json_strings_that_can_be_passed_back() {
 async fn pub_ack_prints_each_seq() {
     let srv = start_default().await;
     let out = run(spate(&srv).args(["pub", "--ack", "acks", "x"])).await;
-    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "1\n"), "{}", out.stderr);
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "1\n"),
+        "{}",
+        out.stderr
+    );
     let mut child = spate(&srv)
         .args(["pub", "--ack", "acks"])
         .stdin(Stdio::piped())
@@ -247,10 +264,22 @@ async fn ping_prints_each_round_trip() {
     let srv = start_default().await;
     let out = run(spate(&srv).args(["ping", "-c", "3", "-i", "0"])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let pongs: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("PONG from")).collect();
+    let pongs: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("PONG from"))
+        .collect();
     assert_eq!(pongs.len(), 3, "{}", out.stdout);
-    assert!(pongs[2].contains("seq=3 time=") && pongs[2].ends_with(" ms"), "{}", out.stdout);
-    assert!(out.stdout.contains("3 pings, rtt min/avg/max = "), "{}", out.stdout);
+    assert!(
+        pongs[2].contains("seq=3 time=") && pongs[2].ends_with(" ms"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("3 pings, rtt min/avg/max = "),
+        "{}",
+        out.stdout
+    );
     srv.stop().await;
 }
 
@@ -261,11 +290,16 @@ async fn info_shows_the_welcome_and_says_when_admin_is_missing() {
     let out = run(spate(&srv).args(["info", "--admin", &admin])).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        out.stdout.contains(&format!("server_id:         {}\n", srv.broker.server_id)),
+        out.stdout
+            .contains(&format!("server_id:         {}\n", srv.broker.server_id)),
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("admin:             not reachable"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("admin:             not reachable"),
+        "{}",
+        out.stdout
+    );
     let out = run(spate(&srv).args(["info", "--admin", &admin, "-f", "json"])).await;
     let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
     assert_eq!(v["server_id"], srv.broker.server_id.to_string());

@@ -93,7 +93,10 @@ async fn run() {
         }
     }
     let took = published_for.unwrap();
-    let counts: Vec<u32> = KEYS.iter().map(|k| during.get(*k).copied().unwrap_or(0)).collect();
+    let counts: Vec<u32> = KEYS
+        .iter()
+        .map(|k| during.get(*k).copied().unwrap_or(0))
+        .collect();
     let total: u32 = counts.iter().sum();
     let (min, max) = (*counts.iter().min().unwrap(), *counts.iter().max().unwrap());
     assert!(
@@ -106,6 +109,11 @@ async fn run() {
         "{total} deliveries in {took:?} at max-rate 10"
     );
     // Every value is delivered or reported replaced, exactly once.
-    assert_eq!(tally.accounted(), u64::from(ROUNDS) * 3, "{:?}", tally.gaps.len());
+    assert_eq!(
+        tally.accounted(),
+        u64::from(ROUNDS) * 3,
+        "{:?}",
+        tally.gaps.len()
+    );
     srv.stop().await;
 }

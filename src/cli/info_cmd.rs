@@ -85,14 +85,22 @@ async fn info(args: InfoArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "server_id:         {}", w.server_id)?;
             writeln!(out, "protocol version:  {}", w.version)?;
             writeln!(out, "max frame:         {} bytes", w.max_frame)?;
-            writeln!(out, "max subscriptions: {} per connection", w.max_subscriptions)?;
+            writeln!(
+                out,
+                "max subscriptions: {} per connection",
+                w.max_subscriptions
+            )?;
             writeln!(out, "max topic length:  {} bytes", w.max_topic_len)?;
             writeln!(out, "ping interval:     {} ms", w.ping_interval_ms)?;
             match &stats {
                 Ok(s) => {
                     let v = &s.server;
                     writeln!(out, "admin:             {}", args.admin)?;
-                    writeln!(out, "uptime:            {}", report::duration(v.uptime_secs))?;
+                    writeln!(
+                        out,
+                        "uptime:            {}",
+                        report::duration(v.uptime_secs)
+                    )?;
                     writeln!(
                         out,
                         "clients:           {} connections, {} subscriptions, {} topics",

@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn each_cause_is_printed_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::Other, "boom");
+        let io = std::io::Error::other("boom");
         #[derive(Debug, thiserror::Error)]
         #[error("outer: {0}")]
         struct Outer(#[source] std::io::Error);

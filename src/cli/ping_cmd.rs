@@ -63,7 +63,9 @@ async fn ping(args: PingArgs) -> anyhow::Result<ExitCode> {
         // A flush is a PING answered by the PONG once the server has read it.
         tokio::time::timeout(PING_TIMEOUT, client.flush())
             .await
-            .map_err(|_| anyhow::anyhow!("no PONG from {} within {PING_TIMEOUT:?}", args.server.addr))?
+            .map_err(|_| {
+                anyhow::anyhow!("no PONG from {} within {PING_TIMEOUT:?}", args.server.addr)
+            })?
             .context("ping failed")?;
         let rtt = ms(t.elapsed());
         println!("PONG from {}: seq={n} time={rtt:.3} ms", args.server.addr);

@@ -14,8 +14,7 @@ use base64::Engine;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 use spate_client::{
-    ClientOptions, Event, Gap, Message, Notice, Policy, Start, StateChange,
-    SubscribeOptions,
+    ClientOptions, Event, Gap, Message, Notice, Policy, Start, StateChange, SubscribeOptions,
 };
 
 /// Bytes of output buffered before a write.

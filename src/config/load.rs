@@ -40,7 +40,8 @@ pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
                 }
                 break;
             }
-            Err((e, offset)) => {
+            Err(b) => {
+                let (e, offset) = *b;
                 let syntax = toml_edit::ImDocument::parse(work.as_str()).is_err();
                 if syntax && !errors.is_empty() {
                     // Caused by commenting out part of a multi-line value.
@@ -144,11 +145,11 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 /// Deserializes the settings tree, turning toml's error into a
 /// [`ParseError`] with the dotted path serde was at.
 fn parse_toml(text: &str, origin: &str) -> Result<Config, ParseError> {
-    parse_toml_at(text, origin).map_err(|(e, _)| e)
+    parse_toml_at(text, origin).map_err(|b| b.0)
 }
 
 /// [`parse_toml`], also giving the error's byte offset when known.
-fn parse_toml_at(text: &str, origin: &str) -> Result<Config, (ParseError, Option<usize>)> {
+fn parse_toml_at(text: &str, origin: &str) -> Result<Config, Box<(ParseError, Option<usize>)>> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -163,7 +164,7 @@ fn parse_toml_at(text: &str, origin: &str) -> Result<Config, (ParseError, Option
             excerpt: location.map(|l| excerpt(text, l)),
             reason,
         };
-        (e, offset)
+        Box::new((e, offset))
     })
 }
 
