@@ -321,3 +321,25 @@ async fn bench_uses_spate_server() {
     );
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_is_a_normal_end() {
+    let srv = start_default().await;
+    let admin = dead_addr().await;
+    for args in [
+        &["info", "--admin", admin.as_str()][..],
+        &["ping", "-c", "3", "-i", "0"][..],
+    ] {
+        let mut child = spate(&srv).args(args).spawn().unwrap();
+        // Close our end of its stdout before it writes: like `| head -0`.
+        drop(child.stdout.take());
+        let out = tokio::time::timeout(STEP, child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+    srv.stop().await;
+}

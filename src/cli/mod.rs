@@ -89,6 +89,15 @@ pub fn server_addr(s: &str) -> Result<String, String> {
     }
 }
 
+/// True when the error is standard output having been closed by its
+/// reader (`spate info | head -3`): a normal end, not a failure.
+pub fn is_closed_output(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// The text of an error and its causes, each said once: a cause whose text
 /// its parent already quotes is not repeated.
 pub fn error_text(e: &anyhow::Error) -> String {

@@ -2,6 +2,7 @@
 //! Connects (HELLO/WELCOME), then sends a few PINGs one after another and
 //! prints each PONG's round-trip time, then min/avg/max.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -50,10 +51,12 @@ async fn ping(args: PingArgs) -> anyhow::Result<ExitCode> {
     let client = args.server.connect(opts).await?;
     let connect_ms = ms(connecting.elapsed());
     let info = client.server_info();
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "connected to {} ({}) in {connect_ms:.3} ms",
         args.server.addr, info.server
-    );
+    )?;
     let mut rtts = Vec::with_capacity(args.count as usize);
     for n in 1..=args.count {
         if n > 1 && args.interval > 0 {
@@ -68,16 +71,21 @@ async fn ping(args: PingArgs) -> anyhow::Result<ExitCode> {
             })?
             .context("ping failed")?;
         let rtt = ms(t.elapsed());
-        println!("PONG from {}: seq={n} time={rtt:.3} ms", args.server.addr);
+        writeln!(
+            out,
+            "PONG from {}: seq={n} time={rtt:.3} ms",
+            args.server.addr
+        )?;
         rtts.push(rtt);
     }
     let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
     let max = rtts.iter().copied().fold(0.0, f64::max);
     let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
-    println!(
+    writeln!(
+        out,
         "{} pings, rtt min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
         rtts.len()
-    );
+    )?;
     client.close().await;
     Ok(ExitCode::SUCCESS)
 }
