@@ -13,8 +13,9 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() -> std::process::ExitCode {
     match spate::cli::run() {
         Ok(code) => code,
+        Err(e) if spate::cli::is_closed_output(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("spate: {e:#}");
+            eprintln!("spate: {}", spate::cli::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -44,8 +44,9 @@ pub struct Common {
     /// Target broker (selects the protocol adapter).
     #[arg(long, value_enum, default_value = "spate")]
     pub broker: BrokerKind,
-    /// Broker address (loopback only); default: the broker's usual port
-    /// (spate 7411, nats 4222, redis 6379, forwarder 7420).
+    /// Broker address (loopback only); default: for spate $SPATE_SERVER if
+    /// set (as for the other client commands), else the broker's usual
+    /// port (spate 7411, nats 4222, redis 6379, forwarder 7420).
     #[arg(long)]
     pub addr: Option<SocketAddr>,
     /// Publisher connections.
@@ -204,6 +205,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             (a.common, cfg)
         }
     };
+    let mut cfg = cfg;
+    if common.addr.is_none() && common.broker == BrokerKind::Spate {
+        if let Some(addr) = spate_server_env()? {
+            cfg.addr = addr;
+        }
+    }
     let report = runtime(common.threads)?.block_on(bench::run(&cfg, common.threads))?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -211,6 +218,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         print!("{}", report.to_table());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `SPATE_SERVER`, the address every other client command uses, resolved.
+fn spate_server_env() -> anyhow::Result<Option<SocketAddr>> {
+    let Some(v) = std::env::var_os("SPATE_SERVER") else {
+        return Ok(None);
+    };
+    let v = v.to_string_lossy();
+    let addr = super::server_addr(&v).map_err(|e| anyhow::anyhow!("SPATE_SERVER: {e}"))?;
+    let first = std::net::ToSocketAddrs::to_socket_addrs(addr.as_str())
+        .map_err(|e| anyhow::anyhow!("SPATE_SERVER={v}: {e}"))?
+        .next();
+    first
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("SPATE_SERVER={v}: no address"))
 }
 
 fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {

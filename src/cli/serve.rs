@@ -75,16 +75,37 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     if let Some(handle) = global_metrics.clone() {
         tokio::spawn(admin::metrics::run_upkeep(handle));
     }
-    let server = Server::bind(cfg.clone()).await?;
+    let server = Server::bind(cfg.clone()).await.map_err(|e| match &e {
+        crate::server::ServerError::Bind { addr, source }
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            anyhow::anyhow!(
+                "cannot listen on {addr} (server.listen): {source}\n\
+                 hint: another process (another broker?) holds this port; choose another \
+                 with --listen, and another admin port with --admin-listen (or --no-admin)"
+            )
+        }
+        _ => anyhow::Error::new(e),
+    })?;
     let listen = server.local_addr();
     let broker = server.broker();
     let admin_listener = match cfg.server.admin_enabled {
         true => Some(
             TcpListener::bind(cfg.server.admin_listen)
                 .await
-                .with_context(|| {
-                    format!(
-                        "cannot listen on {} (server.admin_listen)",
+                .map_err(|e| {
+                    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                        format!(
+                            "\nhint: another process (another broker?) holds the admin port; \
+                             choose another with --admin-listen (e.g. --admin-listen 127.0.0.1:{}) \
+                             or run without the admin listener with --no-admin",
+                            cfg.server.admin_listen.port().wrapping_add(10)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    anyhow::anyhow!(
+                        "cannot listen on {} (server.admin_listen, the admin HTTP listener): {e}{hint}",
                         cfg.server.admin_listen
                     )
                 })?,
