@@ -10,9 +10,9 @@ use anyhow::Context;
 use serde_json::json;
 use spate_client::ClientOptions;
 
+use super::admin_http as client;
+use super::stats_report as report;
 use super::sub_cmd::Format;
-use crate::admin::client;
-use crate::admin::report;
 
 /// How long to wait for the admin listener (it is optional).
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,8 +1,11 @@
 //! The `spate` command line: one binary, one subcommand per job. Each
-//! subcommand's flags and behaviour live in its own file.
+//! subcommand's flags and behaviour live in its own file (`*_cmd.rs`,
+//! `serve.rs`); `admin_http.rs` (an HTTP client for the admin listener)
+//! and `stats_report.rs` (the stats table) serve `stats` and `info`.
 
 use clap::{Parser, Subcommand};
 
+pub mod admin_http;
 pub mod bench_cmd;
 pub mod config_cmd;
 pub mod gen_cmd;
@@ -12,6 +15,7 @@ pub mod pub_cmd;
 pub mod serve;
 pub mod state_cmd;
 pub mod stats_cmd;
+pub mod stats_report;
 pub mod sub_cmd;
 
 /// Default address of the broker's client listener.

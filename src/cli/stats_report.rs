@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::metrics::fill_ratio;
+use crate::stats::fill_ratio;
 use crate::stats::{ConnectionStats, StatsSnapshot, SubscriptionStats};
 
 /// The previous snapshot and the time since it, for rates.
