@@ -38,6 +38,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)
         .map_err(|e| anyhow::anyhow!("{}", super::config_cmd::describe(&e)))?;
     crate::logging::init(&cfg.log.level, &cfg.log.format)?;
+    raise_nofile(cfg.limits.max_connections);
     let mut b = tokio::runtime::Builder::new_multi_thread();
     // A task woken from a worker goes to that worker's LIFO slot, which no
     // other worker may steal: a publisher's reader then runs the writers it
@@ -57,6 +58,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(code)
+}
+
+/// Every client is a file descriptor: raise the soft open-file limit to
+/// the hard one (see `server::nofile`), and say so if even that is below
+/// `limits.max_connections`.
+fn raise_nofile(max_connections: u32) {
+    match crate::server::nofile::raise_to_hard() {
+        Ok(l) => {
+            // Listeners, admin connections, files: a little room on top.
+            let need = u64::from(max_connections) + 64;
+            if l.now < need {
+                tracing::warn!(
+                    limit = l.now,
+                    max_connections,
+                    "the open-file limit (RLIMIT_NOFILE, hard) is below limits.max_connections: raise LimitNOFILE / ulimit -Hn"
+                );
+            } else if l.now != l.before {
+                tracing::debug!(from = l.before, to = l.now, "raised the open-file limit");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
