@@ -109,6 +109,8 @@ pub async fn run(cfg: &IdleConfig) -> Result<IdleReport, BenchError> {
     Wire::new(cfg.broker, &SubOptions::default()).hello(Role::Subscriber, &mut hello);
 
     let start = Instant::now();
+    // Each connection reads its handshake answer in a task of its own, so
+    // answers are taken while later connections are still being opened.
     let mut conns = Vec::with_capacity(cfg.conns);
     let (mut slowest, mut slow_connects) = (Duration::ZERO, 0);
     let mut error = None;
@@ -132,38 +134,42 @@ pub async fn run(cfg: &IdleConfig) -> Result<IdleReport, BenchError> {
             }
         };
         let _ = s.set_nodelay(true);
-        // A few bytes into an empty socket buffer: completes at once.
-        if let Err(e) = tokio::time::timeout_at(deadline, s.write_all(&hello))
+        let (kind, hello) = (cfg.broker, hello.clone());
+        conns.push(tokio::spawn(async move {
+            let r = tokio::time::timeout_at(deadline, async {
+                s.write_all(&hello).await?;
+                handshake(kind, &mut s).await
+            })
             .await
-            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
-        {
-            error = Some(format!("sending the handshake: {e}"));
-            break;
-        }
-        conns.push(s);
+            .unwrap_or(Err(BenchError::Timeout("the handshake")));
+            (s, r, Instant::now())
+        }));
     }
     let connect_secs = start.elapsed().as_secs_f64();
     let connected = conns.len();
     let mut handshaken = 0;
-    if error.is_none() {
-        for s in &mut conns {
-            match tokio::time::timeout_at(deadline, handshake(cfg.broker, s)).await {
-                Ok(Ok(())) => handshaken += 1,
-                Ok(Err(e)) => {
-                    error = Some(format!("handshake #{}: {e}", handshaken + 1));
-                    break;
-                }
-                Err(_) => {
-                    error = Some(format!("timed out after {handshaken} handshakes"));
-                    break;
+    let mut last = start;
+    let mut open = Vec::with_capacity(connected);
+    for (i, task) in conns.into_iter().enumerate() {
+        match task.await {
+            Ok((s, r, at)) => {
+                open.push(s);
+                match r {
+                    Ok(()) => {
+                        handshaken += 1;
+                        last = last.max(at);
+                    }
+                    Err(e) if error.is_none() => error = Some(format!("handshake #{}: {e}", i + 1)),
+                    Err(_) => {}
                 }
             }
+            Err(e) => error = error.or(Some(format!("handshake task #{}: {e}", i + 1))),
         }
     }
-    let handshake_secs = start.elapsed().as_secs_f64();
+    let handshake_secs = (last - start).as_secs_f64();
     let net_after = tcp_ext();
     let rss_open_kib = cfg.broker_pid.and_then(|_| rss());
-    drop(conns);
+    drop(open);
     let rss_after_close_kib = match cfg.broker_pid {
         Some(_) => {
             // Not a synchronisation: the point is what is left after this

@@ -39,6 +39,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{}", super::config_cmd::describe(&e)))?;
     crate::logging::init(&cfg.log.level, &cfg.log.format)?;
     raise_nofile(cfg.limits.max_connections);
+    #[cfg(feature = "mimalloc")]
+    start_allocator_purge();
     let mut b = tokio::runtime::Builder::new_multi_thread();
     // A task woken from a worker goes to that worker's LIFO slot, which no
     // other worker may steal: a publisher's reader then runs the writers it
@@ -58,6 +60,37 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(code)
+}
+
+/// How often the allocator is asked to return freed memory to the OS.
+#[cfg(feature = "mimalloc")]
+const PURGE_EVERY: Duration = Duration::from_millis(500);
+
+/// mimalloc gives freed memory back to the OS a purge delay (1 s) after it
+/// was freed, but only when some thread next calls into the allocator
+/// with purging allowed. A broker that goes quiet after a flood of
+/// connections would keep it all: 10,000 closed connections left 430 MiB
+/// resident indefinitely. A small thread asks for the purge twice a
+/// second; with nothing to purge the call returns at once.
+#[cfg(feature = "mimalloc")]
+fn start_allocator_purge() {
+    // The symbol is mimalloc's own; naming its crate here links it in
+    // wherever this function is (the `spate` binary uses it as allocator).
+    let _ = std::mem::size_of::<mimalloc::MiMalloc>();
+    extern "C" {
+        fn mi_collect(force: bool);
+    }
+    let spawned = std::thread::Builder::new()
+        .name("spate-purge".into())
+        .spawn(|| loop {
+            std::thread::sleep(PURGE_EVERY);
+            // SAFETY: mi_collect takes no pointers and may be called from
+            // any thread at any time.
+            unsafe { mi_collect(false) };
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the allocator purge thread");
+    }
 }
 
 /// Every client is a file descriptor: raise the soft open-file limit to

@@ -107,6 +107,9 @@ pub async fn handle(
         peer,
         hello.client_name.to_string(),
     ));
+    // HELLO's fields borrow the receive buffer it arrived in: kept for the
+    // life of the connection, they would pin that 64 KiB allocation.
+    drop((hello, welcome));
     broker.register_connection(conn.clone());
     crate::log_limited!(info, "conn.open", conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());
