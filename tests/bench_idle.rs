@@ -35,7 +35,10 @@ async fn idle_conns_reports_every_handshake_and_the_broker_memory() {
     // Loopback with room in the accept queue: no connect waits for a resend.
     assert_eq!(r["slow_connects"], 0, "{r}");
     let secs = r["handshake_secs"].as_f64().unwrap();
-    assert!(secs > 0.0 && secs >= r["connect_secs"].as_f64().unwrap(), "{r}");
+    assert!(
+        secs > 0.0 && secs >= r["connect_secs"].as_f64().unwrap(),
+        "{r}"
+    );
     for k in ["rss_before_kib", "rss_open_kib", "rss_after_close_kib"] {
         assert!(r[k].as_u64().unwrap() > 0, "{k}: {r}");
     }
@@ -43,7 +46,10 @@ async fn idle_conns_reports_every_handshake_and_the_broker_memory() {
     // build in a test process is less tidy, but one 64 KiB buffer kept per
     // connection would still show.
     let per_conn = r["bytes_per_conn"].as_u64().unwrap();
-    assert!(per_conn < 32 * 1024, "{per_conn} bytes per idle connection: {r}");
+    assert!(
+        per_conn < 32 * 1024,
+        "{per_conn} bytes per idle connection: {r}"
+    );
     for k in ["listen_overflows", "listen_drops", "syn_retrans"] {
         assert!(r[k].is_u64(), "{k}: {r}");
     }

@@ -25,9 +25,7 @@ async fn a_crowd_of_connects_fits_in_the_accept_queue() {
     }
     let n = somaxconn.min(2000);
     spate::server::nofile::raise_to_hard().expect("raise RLIMIT_NOFILE");
-    let server = Server::bind(Arc::new(common::test_config()))
-        .await
-        .unwrap();
+    let server = Server::bind(Arc::new(common::test_config())).await.unwrap();
     let addr = server.local_addr();
     // The server is never run: every connection stays in the accept queue.
     let mut conns = Vec::with_capacity(n);

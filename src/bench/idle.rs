@@ -184,7 +184,9 @@ pub async fn run(cfg: &IdleConfig) -> Result<IdleReport, BenchError> {
         Some(b.get(k)?.saturating_sub(*a.get(k)?))
     };
     let bytes_per_conn = match (rss_before_kib, rss_open_kib) {
-        (Some(b), Some(o)) if handshaken > 0 => Some(o.saturating_sub(b) * 1024 / handshaken as u64),
+        (Some(b), Some(o)) if handshaken > 0 => {
+            Some(o.saturating_sub(b) * 1024 / handshaken as u64)
+        }
         _ => None,
     };
     Ok(IdleReport {
@@ -260,7 +262,8 @@ impl IdleReport {
     /// The report as a short table.
     pub fn to_table(&self) -> String {
         let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-        let mib = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{:.1}", v as f64 / 1024.0));
+        let mib =
+            |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{:.1}", v as f64 / 1024.0));
         let c = &self.config;
         let mut s = format!(
             "idle-conns: {} at {}, {} connections\n",

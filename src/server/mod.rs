@@ -100,7 +100,12 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
+                // Unconstrained: tokio's cooperative budget would make this
+                // task yield after 128 accepts and queue behind the handshakes
+                // it just spawned, while the kernel's accept queue fills up and
+                // drops SYNs. Accepting is cheap; taking the whole queue at
+                // once keeps it empty.
+                accepted = tokio::task::unconstrained(listener.accept()) => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(5);
                         broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -26,7 +26,10 @@ pub fn raise_to_hard() -> std::io::Result<NofileLimit> {
     }
     let before: u64 = lim.rlim_cur;
     if lim.rlim_cur >= lim.rlim_max {
-        return Ok(NofileLimit { before, now: before });
+        return Ok(NofileLimit {
+            before,
+            now: before,
+        });
     }
     lim.rlim_cur = lim.rlim_max;
     // SAFETY: setrlimit reads the struct we pass.

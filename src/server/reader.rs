@@ -147,7 +147,11 @@ mod tests {
         assert_eq!(r.buffer_capacity(), 0);
         c.write_all(&frame(1, 10)).await.unwrap();
         let d = Duration::from_secs(5);
-        let (op, body) = tokio::time::timeout(d, r.next()).await.unwrap().unwrap().unwrap();
+        let (op, body) = tokio::time::timeout(d, r.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!((op, body.len()), (1, 10));
         drop(body);
         // Nothing more to read: the buffer goes back while it waits.
@@ -155,7 +159,11 @@ mod tests {
         assert_eq!(r.buffer_capacity(), 0);
         // The cancelled wait lost nothing: the next frame arrives whole.
         c.write_all(&frame(2, 3)).await.unwrap();
-        let (op, body) = tokio::time::timeout(d, r.next()).await.unwrap().unwrap().unwrap();
+        let (op, body) = tokio::time::timeout(d, r.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!((op, &body[..]), (2, &[0u8, 1, 2][..]));
     }
 
@@ -169,10 +177,18 @@ mod tests {
         c.write_all(&big[1000..]).await.unwrap();
         c.write_all(&frame(4, 1)).await.unwrap();
         let d = Duration::from_secs(5);
-        let (op, body) = tokio::time::timeout(d, r.next()).await.unwrap().unwrap().unwrap();
+        let (op, body) = tokio::time::timeout(d, r.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!((op, body.len()), (3, 200 * 1024));
         assert_eq!(&body[..], &big[5..]);
-        let (op, _) = tokio::time::timeout(d, r.next()).await.unwrap().unwrap().unwrap();
+        let (op, _) = tokio::time::timeout(d, r.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(op, 4);
         drop(c);
         assert!(tokio::time::timeout(d, r.next()).await.unwrap().is_none());
