@@ -34,6 +34,9 @@ pub enum BenchCommand {
     Burst(BurstArgs),
     /// Publish cost with N non-matching wildcard subscriptions vs none.
     Wildcards(WildcardsArgs),
+    /// N connections that only handshake, then idle: accept time, SYN
+    /// resends, broker memory per connection and after they close.
+    IdleConns(IdleConnsArgs),
     /// Serve the trivial byte forwarder (the ceiling) in the foreground.
     Forwarder(ForwarderArgs),
 }
@@ -155,6 +158,33 @@ pub struct WildcardsArgs {
     connections: usize,
 }
 
+/// `spate bench idle-conns`.
+#[derive(Debug, Args)]
+pub struct IdleConnsArgs {
+    /// Target broker (selects the handshake).
+    #[arg(long, value_enum, default_value = "spate")]
+    broker: BrokerKind,
+    /// Broker address (loopback only); default: the broker's usual port.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Connections to open (the generator raises its own open-file limit).
+    #[arg(short = 'N', long, default_value_t = 10_000)]
+    conns: usize,
+    /// The broker's pid: adds its RSS before, during and after.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// Milliseconds after closing every connection before the last RSS
+    /// reading.
+    #[arg(long, default_value_t = 5000)]
+    settle_ms: u64,
+    /// Hard limit on opening and handshaking, seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// `spate bench forwarder`.
 #[derive(Debug, Args)]
 pub struct ForwarderArgs {
@@ -170,6 +200,7 @@ pub struct ForwarderArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (common, cfg) = match args.command {
         BenchCommand::Forwarder(a) => return serve_forwarder(a),
+        BenchCommand::IdleConns(a) => return idle_conns(a),
         BenchCommand::Fanout(a) => {
             let mut cfg = base(&a.common, Scenario::Fanout, 100_000, 16);
             cfg.subscribers = a.subscribers;
@@ -263,6 +294,35 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         b
     };
     b.enable_all().build().context("starting the tokio runtime")
+}
+
+fn idle_conns(a: IdleConnsArgs) -> anyhow::Result<ExitCode> {
+    let limit = crate::server::nofile::raise_to_hard().context("raising RLIMIT_NOFILE")?;
+    anyhow::ensure!(
+        limit.now >= a.conns as u64 + 64,
+        "the open-file limit is {} (hard): too low for {} connections",
+        limit.now,
+        a.conns
+    );
+    let cfg = bench::idle::IdleConfig {
+        broker: a.broker,
+        addr: a.addr.unwrap_or(a.broker.default_addr()),
+        conns: a.conns,
+        broker_pid: a.broker_pid,
+        settle: Duration::from_millis(a.settle_ms),
+        timeout: Duration::from_secs(a.timeout),
+    };
+    let report = runtime(0)?.block_on(bench::idle::run(&cfg))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(if report.error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn serve_forwarder(a: ForwarderArgs) -> anyhow::Result<ExitCode> {

@@ -38,6 +38,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cfg = config::load(&args.config)
         .map_err(|e| anyhow::anyhow!("{}", super::config_cmd::describe(&e)))?;
     crate::logging::init(&cfg.log.level, &cfg.log.format)?;
+    raise_nofile(cfg.limits.max_connections);
+    if let Some(start_purge) = ALLOCATOR_PURGE.get() {
+        start_purge();
+    }
     let mut b = tokio::runtime::Builder::new_multi_thread();
     // A task woken from a worker goes to that worker's LIFO slot, which no
     // other worker may steal: a publisher's reader then runs the writers it
@@ -62,6 +66,36 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(code)
+}
+
+/// Set by the binary that chose the global allocator: a function that
+/// starts returning freed memory to the OS in the background. A broker
+/// that goes quiet after a flood of connections would otherwise keep it
+/// all (with mimalloc, 10,000 closed connections left 430 MiB resident
+/// indefinitely). It lives in `main.rs` because that is the one place
+/// allowed the allocator's FFI call; the library has no `unsafe`.
+pub static ALLOCATOR_PURGE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Every client is a file descriptor: raise the soft open-file limit to
+/// the hard one (see `server::nofile`), and say so if even that is below
+/// `limits.max_connections`.
+fn raise_nofile(max_connections: u32) {
+    match crate::server::nofile::raise_to_hard() {
+        Ok(l) => {
+            // Listeners, admin connections, files: a little room on top.
+            let need = u64::from(max_connections) + 64;
+            if l.now < need {
+                tracing::warn!(
+                    limit = l.now,
+                    max_connections,
+                    "the open-file limit (RLIMIT_NOFILE, hard) is below limits.max_connections: raise LimitNOFILE / ulimit -Hn"
+                );
+            } else if l.now != l.before {
+                tracing::debug!(from = l.before, to = l.now, "raised the open-file limit");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 }
 
 async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Buf;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use spate_proto::{
     Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
 };
@@ -16,18 +16,17 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
 
 use super::outbox::Outbox;
+use super::reader::FrameReader;
 use super::session::Session;
 use super::{writer, Stage};
 use crate::broker::{Broker, ConnInfo, DisconnectReason};
 use crate::commands;
 
-/// Read buffer size: large enough to take many small frames per syscall.
-const READ_BUFFER: usize = 64 * 1024;
-
-type Frames = FramedRead<OwnedReadHalf, RawCodec>;
+/// The receive side: its buffer exists only while the client is sending
+/// ([`FrameReader`]), so idle connections stay cheap.
+type Frames = FrameReader;
 
 /// Serves one accepted socket until it closes; returns why it closed.
 pub async fn handle(
@@ -40,7 +39,7 @@ pub async fn handle(
     let (rd, mut wr) = stream.into_split();
     let cfg = broker.config.clone();
     let codec = RawCodec(Codec::new(cfg.limits.max_frame_bytes as usize));
-    let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
+    let mut frames = FrameReader::new(rd, codec);
 
     let hello_timeout = Duration::from_millis(cfg.timeouts.hello_ms);
     let first = tokio::time::timeout(hello_timeout, frames.next()).await;
@@ -109,6 +108,9 @@ pub async fn handle(
         peer,
         hello.client_name.to_string(),
     ));
+    // HELLO's fields borrow the receive buffer it arrived in: kept for the
+    // life of the connection, they would pin that 64 KiB allocation.
+    drop((hello, welcome));
     broker.register_connection(conn.clone());
     crate::log_limited!(info, "conn.open", conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());

@@ -6,7 +6,9 @@
 
 pub mod batch;
 pub mod connection;
+pub mod nofile;
 pub mod outbox;
+pub mod reader;
 pub mod session;
 pub mod writer;
 
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use spate_proto::{ErrorCode, Frame};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
@@ -66,9 +68,7 @@ impl Server {
     /// Binds the client listener from `config.server.listen`.
     pub async fn bind(config: Arc<Config>) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Server {
             listener,
             broker: Arc::new(Broker::new(config)),
@@ -106,7 +106,12 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
+                // Unconstrained: tokio's cooperative budget would make this
+                // task yield after 128 accepts and queue behind the handshakes
+                // it just spawned, while the kernel's accept queue fills up and
+                // drops SYNs. Accepting is cheap; taking the whole queue at
+                // once keeps it empty.
+                accepted = tokio::task::unconstrained(listener.accept()) => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(5);
                         broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -156,6 +161,26 @@ impl Server {
         tracing::info!("shutdown complete");
         Ok(())
     }
+}
+
+/// Accept-queue length asked of the kernel, which caps it at
+/// `net.core.somaxconn` (4,096 on current kernels). `TcpListener::bind`
+/// asks for 1,024: after a restart every client reconnects at once, the
+/// queue overflowed, and the kernel dropped SYNs that clients then resent
+/// only after 1 s.
+pub const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Binds `addr` (with `SO_REUSEADDR`, as `TcpListener::bind` does, so a
+/// restart does not wait for old connections in TIME_WAIT) and listens
+/// with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(LISTEN_BACKLOG)
 }
 
 async fn refuse_busy(mut sock: tokio::net::TcpStream, max: u32) {
