@@ -368,7 +368,11 @@ fn spec_examples(doc: &str) -> Vec<(String, String, Vec<u8>)> {
 #[test]
 fn the_examples_are_exactly_those_of_protocol_md() {
     let spec = spec_examples(&repo_file("protocol.md"));
-    assert!(spec.len() >= 16, "only {} examples in protocol.md", spec.len());
+    assert!(
+        spec.len() >= 16,
+        "only {} examples in protocol.md",
+        spec.len()
+    );
     let v = vectors();
     let file: Vec<(String, String, String)> = v["examples"]
         .as_array()
@@ -405,7 +409,10 @@ fn the_examples_are_exactly_those_of_protocol_md() {
 #[test]
 fn every_malformed_vector_gets_the_stated_decoder_outcome() {
     let v = vectors();
-    assert_eq!(v["max_frame"].as_u64(), Some(Codec::default().max_frame() as u64));
+    assert_eq!(
+        v["max_frame"].as_u64(),
+        Some(Codec::default().max_frame() as u64)
+    );
     let vecs = v["malformed"].as_array().expect("malformed array");
     assert!(vecs.len() >= 50, "only {} malformed vectors", vecs.len());
     let mut ids = std::collections::HashSet::new();
