@@ -28,6 +28,9 @@ fi
 step "cargo test (workspace)"
 cargo test --workspace
 
+step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
 if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
   step "packaging: build, inspect and install the .deb"
   bash packaging/test-deb.sh
