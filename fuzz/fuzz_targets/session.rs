@@ -91,7 +91,17 @@ enum Str {
 }
 
 const KNOWN: &[&str] = &[
-    "a", "a.b", "orders.eu", "cfg", "x.y.z", ">", "a.*", "orders.>", "*", "", "k",
+    "a",
+    "a.b",
+    "orders.eu",
+    "cfg",
+    "x.y.z",
+    ">",
+    "a.*",
+    "orders.>",
+    "*",
+    "",
+    "k",
 ];
 
 impl Str {
@@ -444,7 +454,10 @@ fn assert_alive(addr: SocketAddr) {
         Frame::Pong(t) => *t == token,
         _ => false,
     });
-    assert!(ok && welcomed, "broker did not answer a fresh connection's PING");
+    assert!(
+        ok && welcomed,
+        "broker did not answer a fresh connection's PING"
+    );
 }
 
 fn run(addr: SocketAddr, input: &Input) {
@@ -464,7 +477,10 @@ fn run(addr: SocketAddr, input: &Input) {
     let deadline = Instant::now() + READ_DEADLINE;
     let mut welcomed = false;
     read_until(&mut s, deadline, |f| {
-        assert!(matches!(f, Frame::Welcome(_)), "expected WELCOME, got {f:?}");
+        assert!(
+            matches!(f, Frame::Welcome(_)),
+            "expected WELCOME, got {f:?}"
+        );
         welcomed = true;
         true
     });
@@ -480,7 +496,11 @@ fn run(addr: SocketAddr, input: &Input) {
             let _ = w.shutdown(Shutdown::Write);
         }
     });
-    read_until(&mut s, deadline, |f| matches!(f, Frame::Pong(t) if *t == token));
+    read_until(
+        &mut s,
+        deadline,
+        |f| matches!(f, Frame::Pong(t) if *t == token),
+    );
     let _ = s.shutdown(Shutdown::Both);
     writer.join().expect("writer thread");
     drop(s);
