@@ -56,8 +56,12 @@ for t in $FUZZ_TARGETS; do
     status=CRASH
     failed=1
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-  rate=$(grep -o 'exec/s: *[0-9]*' "$log" | tail -1 | awk '{print $2}')
+  # The final stats, or after a crash (no stats) the last status line.
+  execs=$( (grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" || true) | awk '{s+=$2} END {print s+0}')
+  if [ "$execs" = 0 ]; then
+    execs=$( (grep -o '^#[0-9]*' "$log" || true) | tail -1 | tr -d '#')
+  fi
+  rate=$( (grep -o 'exec/s: *[0-9]*' "$log" || true) | tail -1 | awk '{print $2}')
   echo "fuzz: $t: $status, $execs executions (${rate:-?} exec/s at the end)"
   if [ "$status" = CRASH ]; then
     grep -E 'panicked at|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -20 || true
