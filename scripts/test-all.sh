@@ -44,6 +44,9 @@ cargo test --workspace
 step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
 bash clients/python/test.sh
 
+step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
 if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
   if ! command -v cargo-deb >/dev/null 2>&1; then
     step "installing cargo-deb into ~/.cargo/bin (cargo install cargo-deb --locked), to build the .deb"
