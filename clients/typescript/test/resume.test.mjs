@@ -118,7 +118,9 @@ test("keepalive PINGs keep a paused subscriber alive past the server's idle time
   const c = await connect(broker.addr, { subscriptionBuffer: 10 });
   const pub = await connect(broker.addr, { reconnect: false });
   const errors = [];
+  const statuses = [];
   c.onError((e) => errors.push(e));
+  c.onStatus((st) => statuses.push(st));
   try {
     const s = await c.subscribe("ka.t", { policy: "block", queueMsgs: 1000 });
     for (let i = 0; i < 200; i++) pub.publish("ka.t", String(i));
@@ -132,6 +134,9 @@ test("keepalive PINGs keep a paused subscriber alive past the server's idle time
     const { msgs, others } = await collect(s, 200, 10_000);
     assert.deepEqual(msgs.map((m) => dec.decode(m.payload)), Array.from({ length: 200 }, (_, i) => String(i)));
     assert.deepEqual(others, [], "no disconnect, no gap");
+    // a round trip on the same connection: everything the server sent has been read
+    await c.ping();
+    assert.deepEqual(statuses, [], "never disconnected");
     assert.equal(c.reconnects, 0);
     assert.deepEqual(errors, []);
   } finally {
