@@ -41,6 +41,9 @@ cargo test --workspace
 step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
 bash clients/python/test.sh
 
+step "TypeScript client: tsc build and node --test against the broker (clients/typescript/test.sh)"
+bash clients/typescript/test.sh
+
 if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
   step "packaging: build, inspect and install the .deb"
   bash packaging/test-deb.sh
