@@ -77,6 +77,12 @@ export interface ClientOptions {
   keepaliveMs?: number;
   /** Messages buffered per subscription before the client stops reading the socket (default 1,024). */
   subscriptionBuffer?: number;
+  /**
+   * Transports without read backpressure (browser WebSocket): bytes
+   * accepted while paused before the client drops the connection and
+   * resumes later (default 16 MiB).
+   */
+  maxPausedBytes?: number;
 }
 
 /** Connection state, for a visible indicator. */
@@ -191,6 +197,7 @@ export class Client {
       reconnect: rc,
       keepaliveMs: opts.keepaliveMs,
       subscriptionBuffer: opts.subscriptionBuffer ?? 1024,
+      maxPausedBytes: opts.maxPausedBytes ?? 16 * 1024 * 1024,
     };
   }
 
@@ -382,6 +389,11 @@ export class Client {
     conn.lastReceived = Date.now();
     conn.reader.push(chunk);
     this.drainFrames(conn);
+    // A transport that cannot stop reading (WebSocket) keeps delivering while
+    // paused: bound what piles up, then reconnect and resume instead.
+    if (this.fullSubs.size > 0 && conn.reader.buffered() > this.opts.maxPausedBytes) {
+      this.dropConn(conn, `more than ${this.opts.maxPausedBytes} bytes arrived while a subscription buffer was full`);
+    }
   }
 
   /** Decode and dispatch buffered frames until paused or out of bytes. */
