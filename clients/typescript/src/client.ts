@@ -647,13 +647,9 @@ export class Client {
       if (this._status === "closed") throw new ClosedError("client closed");
       throw new NotConnectedError("not connected (reconnecting)");
     }
-    const f = encodePublish(this.allocRequestIdNoPending(), false, { topic, payload, key: opts.key, headers: opts.headers });
+    const f = encodePublish(this.allocRequestId(), false, { topic, payload, key: opts.key, headers: opts.headers });
     this.checkFrame(f.length);
     this.send(f);
-  }
-
-  private allocRequestIdNoPending(): number {
-    return this.allocRequestId();
   }
 
   /** Publish and wait for PUB_ACK (seq, epoch, receivers). */
@@ -1118,6 +1114,7 @@ export class Subscription implements AsyncIterable<SubEvent> {
     const ev = this.take();
     if (ev !== undefined) return Promise.resolve(ev);
     if (this.ended) return Promise.resolve(null);
+    if (this.waiter) return Promise.reject(new SpateError("next() is already waiting on this subscription"));
     return new Promise<SubEvent | null>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null;
       if (timeoutMs !== undefined) {
