@@ -179,6 +179,7 @@ export class Client {
   private errorListeners = new Set<(e: Error) => void>();
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private attempts = 0;
+  private connectedOnce = false;
   /** The server's id from the latest WELCOME; changes when the broker restarted. */
   serverId = 0n;
   /** Reconnects completed so far. */
@@ -326,6 +327,8 @@ export class Client {
     }
     if (this.fullSubs.size > 0) t.pauseReading();
     this.attempts = 0;
+    if (this.connectedOnce) this.reconnects++;
+    this.connectedOnce = true;
     this.setStatus("connected", restarted ? "server restarted" : "");
     const ws = this.readyWaiters;
     this.readyWaiters = [];
@@ -461,9 +464,7 @@ export class Client {
       this.reconnectTimer = null;
       if (this._status === "closed") return;
       this.open().then(
-        () => {
-          this.reconnects++;
-        },
+        () => {},
         (e: Error) => {
           if (this._status === "closed") return;
           this.emitError(e);
