@@ -1109,23 +1109,33 @@ export class Subscription implements AsyncIterable<SubEvent> {
 
   /**
    * The next event, or null once the stream has ended. With `timeoutMs`,
-   * throws TimeoutError if nothing arrives in time.
+   * throws TimeoutError if nothing arrives in time; with `signal`, rejects
+   * with its reason when aborted.
    */
-  next(timeoutMs?: number): Promise<SubEvent | null> {
+  next(timeoutMs?: number, signal?: AbortSignal): Promise<SubEvent | null> {
     const ev = this.take();
     if (ev !== undefined) return Promise.resolve(ev);
     if (this.ended) return Promise.resolve(null);
     if (this.waiter) return Promise.reject(new SpateError("next() is already waiting on this subscription"));
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new SpateError("aborted"));
     return new Promise<SubEvent | null>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | null = null;
+      const onAbort = (): void => {
+        if (timer) clearTimeout(timer);
+        this.waiter = null;
+        reject(signal!.reason ?? new SpateError("aborted"));
+      };
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           this.waiter = null;
+          signal?.removeEventListener("abort", onAbort);
           reject(new TimeoutError(`no event on ${this.pattern} within ${timeoutMs} ms`));
         }, timeoutMs);
       }
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.waiter = (e) => {
         if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         resolve(e);
       };
     });

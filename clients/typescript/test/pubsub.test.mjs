@@ -211,6 +211,42 @@ describe("subscribe", () => {
     assert.deepEqual(Object.fromEntries(latest), Object.fromEntries(expected), "latest value of every key");
     await s.unsubscribe();
   });
+  test("a paused client makes the server apply drop-newest: GAPs count every loss", async () => {
+    const c2 = await connect(broker.addr, { subscriptionBuffer: 5 });
+    try {
+      const s = await c2.subscribe("ts.dropnew", { policy: "drop-newest", queueMsgs: 20 });
+      const N = 3000;
+      c.publishBatch(Array.from({ length: N }, (_, i) => ({ topic: "ts.dropnew", payload: "x".repeat(200) + i })));
+      await c.flush();
+      let delivered = 0;
+      let lost = 0n;
+      const seqs = [];
+      const deadline = Date.now() + 8000;
+      while (delivered + Number(lost) < N) {
+        const ev = await s.next(Math.max(1, deadline - Date.now()));
+        if (ev.type === "message") {
+          delivered++;
+          seqs.push(ev.seq);
+        } else if (ev.type === "gap") {
+          assert.equal(ev.reason, "dropped_newest");
+          lost += ev.count;
+        }
+      }
+      assert.equal(delivered + Number(lost), N);
+      assert.ok(lost > 0n, "the client's bounded buffer pushed back");
+      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1]);
+    } finally {
+      await c2.close();
+    }
+  });
+  test("next() honours an AbortSignal", async () => {
+    const s = await c.subscribe("ts.abort");
+    const ac = new AbortController();
+    const p = s.next(5000, ac.signal);
+    ac.abort(new Error("stop"));
+    await assert.rejects(p, /stop/);
+    await s.unsubscribe();
+  });
   test("unsubscribe ends the iterator; for-await break unsubscribes", async () => {
     const s = await c.subscribe("ts.unsub");
     c.publish("ts.unsub", "1");
