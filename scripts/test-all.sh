@@ -44,6 +44,9 @@ cargo test --workspace
 step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
 bash clients/python/test.sh
 
+step "TypeScript client: tsc build and node --test against the broker (clients/typescript/test.sh)"
+bash clients/typescript/test.sh
+
 step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
 bash scripts/fuzz.sh
 
