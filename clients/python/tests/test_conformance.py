@@ -127,7 +127,12 @@ def fields_of(op: int, d: Any) -> Dict[str, Any]:
             "topic": d.topic,
         }
     if op == wire.ERROR:
-        return {"code": d.code, "reference": d.reference, "message": d.message}
+        return {
+            "code": d.code,
+            "reference": d.reference,
+            "message": d.message,
+            "ref_kind": d.ref_kind,
+        }
     if op == wire.GOAWAY:
         return {"drain_ms": d[0], "reason": d[1]}
     if op in (wire.STATE_PUT, wire.STATE_DEL):

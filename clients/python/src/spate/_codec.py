@@ -473,8 +473,16 @@ def decode_state_list_reply(c: Cursor) -> Tuple[int, StateListPage]:
 
 
 def decode_error(c: Cursor) -> ErrorInfo:
-    """ERROR (§13.1); trailing bytes ignored."""
-    return ErrorInfo(c.u16(), c.u32(), c.str_())
+    """ERROR (§13.1): code, reference, message and the optional trailing
+    ``ref_kind`` (0 connection, 1 request id, 2 sub id; any other value is
+    malformed); bytes after it are ignored."""
+    code, reference, message = c.u16(), c.u32(), c.str_()
+    ref_kind: Optional[int] = None
+    if c.pos < c.end:
+        ref_kind = c.u8()
+        if ref_kind > 2:
+            raise ProtocolError(f"bad ref_kind {ref_kind} in ERROR")
+    return ErrorInfo(code, reference, message, ref_kind)
 
 
 def decode_goaway(c: Cursor) -> Tuple[int, str]:

@@ -232,8 +232,14 @@ class StateListPage:
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    """An ERROR frame (§13.1)."""
+    """An ERROR frame (§13.1).
+
+    ``ref_kind`` says what ``reference`` names: 0 the connection, 1 a
+    request id, 2 a subscription id; ``None`` from a server that does not
+    send the field.
+    """
 
     code: int
     reference: int
     message: str
+    ref_kind: Optional[int] = None
