@@ -77,6 +77,7 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     }
     let server = Server::bind(cfg.clone()).await?;
     let listen = server.local_addr();
+    let ws_addr = server.ws_local_addr();
     let broker = server.broker();
     let admin_listener = match cfg.server.admin_enabled {
         true => Some(
@@ -109,9 +110,11 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     tokio::spawn(signals.handle(stop_tx, drain));
 
     let admin_text = admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let ws_text = ws_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
     tracing::info!(
         listen = %listen,
         admin = %admin_text,
+        ws = %ws_text,
         config = %file.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string()),
         version = env!("CARGO_PKG_VERSION"),
         "spate ready"

@@ -1,6 +1,11 @@
 //! One client connection, from accept to close: the HELLO/WELCOME
 //! handshake, then the read loop that decodes frames and runs commands,
 //! with the writer task ([`super::writer`]) running beside it.
+//!
+//! [`serve`] is the one seam for transports: it takes any byte stream
+//! (a read half and a write half). TCP ([`handle`]) and WebSocket
+//! ([`super::ws`]) are its callers; everything above the bytes (sessions,
+//! policies, limits, metrics) is shared.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +16,7 @@ use futures::{FutureExt, StreamExt};
 use spate_proto::{
     Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -27,9 +31,9 @@ use crate::commands;
 /// Read buffer size: large enough to take many small frames per syscall.
 const READ_BUFFER: usize = 64 * 1024;
 
-type Frames = FramedRead<OwnedReadHalf, RawCodec>;
+type Frames<R> = FramedRead<R, RawCodec>;
 
-/// Serves one accepted socket until it closes; returns why it closed.
+/// Serves one accepted TCP socket until it closes; returns why it closed.
 pub async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
@@ -37,7 +41,25 @@ pub async fn handle(
     stage: watch::Receiver<Stage>,
 ) -> DisconnectReason {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    serve(rd, wr, peer, broker, stage).await
+}
+
+/// Serves one connection over any byte stream until it closes; returns why
+/// it closed. `wr` must deliver what was written by the time a `flush`
+/// completes, and `shutdown` ends the stream (a FIN for TCP, a close frame
+/// for WebSocket).
+pub async fn serve<R, W>(
+    rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    stage: watch::Receiver<Stage>,
+) -> DisconnectReason
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let cfg = broker.config.clone();
     let codec = RawCodec(Codec::new(cfg.limits.max_frame_bytes as usize));
     let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
@@ -47,11 +69,11 @@ pub async fn handle(
     let hello = match first {
         Err(_) => {
             let msg = format!("no HELLO within {} ms", cfg.timeouts.hello_ms);
-            return refuse(wr, ErrorCode::HelloRequired, msg, DisconnectReason::Timeout).await;
+            return refuse(wr, peer, ErrorCode::HelloRequired, msg, DisconnectReason::Timeout).await;
         }
         Ok(None) | Ok(Some(Err(CodecError::Io(_)))) => return DisconnectReason::Client,
         Ok(Some(Err(CodecError::Decode(e)))) => {
-            return refuse(wr, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
+            return refuse(wr, peer, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
         }
         Ok(Some(Ok((op, body)))) => match Frame::decode_request(op, body) {
             Ok(Frame::Hello(h)) => h,
@@ -62,6 +84,7 @@ pub async fn handle(
                 );
                 return refuse(
                     wr,
+                    peer,
                     ErrorCode::HelloRequired,
                     msg,
                     DisconnectReason::ProtocolError,
@@ -74,7 +97,7 @@ pub async fn handle(
                     _ => e.code(),
                 };
                 let msg = format!("expected HELLO: {e}");
-                return refuse(wr, code, msg, DisconnectReason::ProtocolError).await;
+                return refuse(wr, peer, code, msg, DisconnectReason::ProtocolError).await;
             }
         },
     };
@@ -85,6 +108,7 @@ pub async fn handle(
         );
         return refuse(
             wr,
+            peer,
             ErrorCode::UnsupportedVersion,
             msg,
             DisconnectReason::ProtocolError,
@@ -100,7 +124,11 @@ pub async fn handle(
         max_topic_len: cfg.limits.max_topic_len,
         ping_interval_ms: cfg.timeouts.ping_interval_ms as u32,
     });
-    if wr.write_all(&welcome.to_bytes()).await.is_err() {
+    let sent = async {
+        wr.write_all(&welcome.to_bytes()).await?;
+        wr.flush().await
+    };
+    if sent.await.is_err() {
         return DisconnectReason::IoError;
     }
 
@@ -221,7 +249,7 @@ const LINGER_MAX_READS: usize = 4096;
 /// reset the connection and throw away output not yet delivered — the
 /// client would lose the end of the stream, even the ERROR saying why it
 /// was closed.
-async fn linger(rd: &mut OwnedReadHalf, until: Instant, stage: &mut watch::Receiver<Stage>) {
+async fn linger<R: AsyncRead + Unpin>(rd: &mut R, until: Instant, stage: &mut watch::Receiver<Stage>) {
     use tokio::io::AsyncReadExt;
     let mut sink = [0u8; 4096];
     let mut shutting_down = *stage.borrow_and_update() != Stage::Running;
@@ -248,26 +276,27 @@ async fn linger(rd: &mut OwnedReadHalf, until: Instant, stage: &mut watch::Recei
 }
 
 /// Writes one fatal ERROR before the session started and closes.
-async fn refuse(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+async fn refuse<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    peer: SocketAddr,
     code: ErrorCode,
     message: String,
     reason: DisconnectReason,
 ) -> DisconnectReason {
-    let peer = wr.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     crate::log_limited!(warn, "conn.refused", %peer, %code, %message, "refusing connection before HELLO completed");
     let f = Frame::error(code, 0, message).to_bytes();
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = wr.write_all(&f).await;
+        let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     })
     .await;
     reason
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     mut stage: watch::Receiver<Stage>,
 ) -> DisconnectReason {
     let t = &s.broker.config.timeouts;
@@ -360,9 +389,9 @@ type Next = Option<Result<(u8, bytes::Bytes), CodecError>>;
 /// Handles `first` and every further frame already readable without
 /// waiting (up to [`MAX_RUN`]), then flushes the gathered publishes as one
 /// batch. Returns why the connection must end, if it must.
-async fn handle_frames(
+async fn handle_frames<R: AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     first: Next,
 ) -> Option<DisconnectReason> {
     let mut next = first;
@@ -416,9 +445,9 @@ async fn handle_frames(
 /// Stops at any other frame, which the ordinary path then decodes (and
 /// reports, if it is bad), and within the run's limits (`max_frames` and
 /// `max_bytes`, both at least 1). Returns the frames and bytes taken.
-async fn publish_in_place(
+async fn publish_in_place<R: AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     max_frames: usize,
     max_bytes: usize,
 ) -> (usize, usize) {

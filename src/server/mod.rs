@@ -9,6 +9,7 @@ pub mod connection;
 pub mod outbox;
 pub mod session;
 pub mod writer;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +60,7 @@ pub enum ServerError {
 /// A bound, not yet running, broker server.
 pub struct Server {
     listener: TcpListener,
+    ws_listener: Option<TcpListener>,
     broker: Arc<Broker>,
 }
 
@@ -69,8 +71,17 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let ws_listener = match config.server.ws_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         Ok(Server {
             listener,
+            ws_listener,
             broker: Arc::new(Broker::new(config)),
         })
     }
@@ -80,6 +91,11 @@ impl Server {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// The address the WebSocket listener actually bound, if it is on.
+    pub fn ws_local_addr(&self) -> Option<SocketAddr> {
+        self.ws_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The shared broker, for the admin listener and tests.
@@ -94,7 +110,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { listener, broker } = self;
+        let Server {
+            listener,
+            ws_listener,
+            broker,
+        } = self;
         let cfg = broker.config.clone();
         let (stage_tx, stage_rx) = watch::channel(Stage::Running);
         let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
@@ -106,6 +126,21 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                accepted = accept_opt(ws_listener.as_ref()) => match accepted {
+                    Ok((sock, peer)) => {
+                        broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let permit = permits.clone().try_acquire_owned().ok();
+                        if permit.is_none() {
+                            crate::log_limited!(warn, "conn.max", %peer, max = cfg.limits.max_connections, "WebSocket connection refused: at max_connections");
+                        }
+                        tracker.spawn(ws::handle(sock, peer, broker.clone(), stage_rx.clone(), permit));
+                    }
+                    Err(e) => {
+                        crate::log_limited!(warn, "accept", error = %e, "WebSocket accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
                 accepted = listener.accept() => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(5);
@@ -134,6 +169,7 @@ impl Server {
             }
         }
         drop(listener);
+        drop(ws_listener);
         broker.stop_accepting();
         let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
         tracing::info!(
@@ -155,6 +191,16 @@ impl Server {
         }
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// Accepts on `l`, or never resolves if there is no such listener.
+async fn accept_opt(
+    l: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }
 
