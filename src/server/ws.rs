@@ -187,8 +187,11 @@ impl Shared {
     }
 }
 
-/// Splits an accepted WebSocket into the halves [`connection::serve`] takes.
-fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
+/// Splits a WebSocket into the halves [`connection::serve`] takes (also
+/// used by `spate bench` as a client). `max_frame` bounds the length
+/// prefixes the cut-frame check trusts (larger ones are left to the frame
+/// reader to report).
+pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
     let shared = Arc::new(Shared::default());
     let (sink, stream) = ws.split();
     (
