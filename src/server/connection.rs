@@ -22,9 +22,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
-use super::outbox::Outbox;
-use super::session::Session;
-use super::{writer, Stage};
+use super::Stage;
+use crate::conn::outbox::Outbox;
+use crate::conn::session::Session;
+use crate::conn::writer;
 use crate::broker::{Broker, ConnInfo, DisconnectReason};
 use crate::commands;
 
@@ -299,7 +300,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     frames: &mut Frames<R>,
     mut stage: watch::Receiver<Stage>,
 ) -> DisconnectReason {
-    let t = &s.broker.config.timeouts;
+    let t = &s.broker().config.timeouts;
     let ping_interval = Duration::from_millis(t.ping_interval_ms);
     let ping_timeout = Duration::from_millis(t.ping_timeout_ms.max(1));
     let tick_every = if t.ping_interval_ms == 0 {
@@ -314,24 +315,24 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut got_frame = false;
     let mut pinged = false;
     let mut ping_token = 0u64;
-    let drain_ms = s.broker.config.timeouts.shutdown_drain_ms as u32;
+    let drain_ms = s.broker().config.timeouts.shutdown_drain_ms as u32;
     loop {
         tokio::select! {
             biased;
-            _ = s.outbox.killed() => return DisconnectReason::SlowConsumer,
-            _ = s.outbox.writer_closed() => {
-                return if s.draining { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
+            _ = s.outbox().killed() => return DisconnectReason::SlowConsumer,
+            _ = s.outbox().writer_closed() => {
+                return if s.is_draining() { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
             }
             r = stage.changed() => {
                 let now = *stage.borrow_and_update();
                 if r.is_err() || now == Stage::Stop {
-                    s.outbox.kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
+                    s.outbox().kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
                     return DisconnectReason::Shutdown;
                 }
-                if now == Stage::Draining && !s.draining {
-                    s.draining = true;
-                    s.outbox.send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
-                    s.outbox.finish();
+                if now == Stage::Draining && !s.is_draining() {
+                    s.set_draining();
+                    s.outbox().send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
+                    s.outbox().finish();
                 }
             }
             _ = tick.tick() => {
@@ -343,13 +344,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 let idle = now - last_rx;
                 if idle >= ping_timeout {
-                    s.outbox.kill_with(Frame::error(ErrorCode::IdleTimeout, 0, format!("no frame from the client for {} ms", ping_timeout.as_millis())).to_bytes());
+                    s.outbox().kill_with(Frame::error(ErrorCode::IdleTimeout, 0, format!("no frame from the client for {} ms", ping_timeout.as_millis())).to_bytes());
                     return DisconnectReason::Timeout;
                 }
                 if !ping_interval.is_zero() && idle >= ping_interval && !pinged {
                     pinged = true;
                     ping_token += 1;
-                    s.outbox.send_now(&Frame::Ping(ping_token));
+                    s.outbox().send_now(&Frame::Ping(ping_token));
                 }
             }
             f = frames.next() => {
@@ -372,7 +373,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
 /// it are still handled, then the ERROR is the last frame written.
 async fn fatal(s: &mut Session, code: ErrorCode, message: String) -> DisconnectReason {
     commands::flush(s).await;
-    s.outbox
+    s.outbox()
         .kill_with(Frame::error(code, 0, message).to_bytes());
     DisconnectReason::ProtocolError
 }

@@ -1,14 +1,11 @@
-//! The network side: [`Server`] binds the client listener and accepts
-//! connections (bounded by a semaphore); each connection runs a reader
-//! ([`connection`]) and a writer ([`writer`]) task around its [`Outbox`].
+//! The network side: [`Server`] binds the client listeners (TCP, and
+//! WebSocket if configured) and accepts connections (bounded by one
+//! semaphore); each connection runs a reader ([`connection`]) and a writer
+//! ([`crate::conn::writer`]) task around its [`Outbox`].
 //! On shutdown: stop accepting, GOAWAY to every client, drain until the
 //! deadline, then close what is left.
 
-pub mod batch;
 pub mod connection;
-pub mod outbox;
-pub mod session;
-pub mod writer;
 pub mod ws;
 
 use std::future::Future;
@@ -22,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
-pub use outbox::Outbox;
+pub use crate::conn::Outbox;
 
 use crate::broker::Broker;
 use crate::config::Config;
