@@ -12,7 +12,8 @@
 #                                    user, the unit and that nothing was
 #                                    enabled or started, then remove it
 #
-# Installs cargo-deb first if it is missing. Ends with "deb: N passed,
+# Installs cargo-deb first if it is missing (cargo install --locked, into
+# ~/.cargo/bin), and says so. Ends with "deb: N passed,
 # M failed" and exits non-zero if any check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +36,7 @@ check() { # check DESCRIPTION COMMAND...
 }
 
 if ! command -v cargo-deb >/dev/null 2>&1; then
-    echo "installing cargo-deb"
+    echo "installing cargo-deb into ~/.cargo/bin (cargo install cargo-deb --locked)"
     cargo install cargo-deb --locked
 fi
 

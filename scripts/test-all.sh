@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every check and test of spate: formatting, lints, the whole test
 # suite (unit, property, integration over real sockets, CLI binary tests),
-# and the packaging checks (systemd unit verification, .deb build and
-# install). Run from anywhere: `bash scripts/test-all.sh`.
+# and the packaging checks (systemd unit verification, .deb build, unpacked
+# into a scratch root and run from there). Run from anywhere:
+# `bash scripts/test-all.sh`.
 #
 # What the tests need beyond the Rust toolchain is installed here when
-# possible (as root with apt-get, as on CI); otherwise those checks say
+# possible, and each installation is announced: systemd (as root with
+# apt-get, as on CI) and cargo-deb (`cargo install cargo-deb --locked`,
+# into ~/.cargo/bin, for any user). Checks whose tools are missing say
 # they are skipped and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,8 +44,20 @@ cargo test --workspace
 step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
 bash clients/python/test.sh
 
+step "TypeScript client: tsc build and node --test against the broker (clients/typescript/test.sh)"
+bash clients/typescript/test.sh
+
+step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-60} s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh
+
 if [ -x packaging/test-deb.sh ] || [ -f packaging/test-deb.sh ]; then
-  step "packaging: build, inspect and install the .deb"
+  if ! command -v cargo-deb >/dev/null 2>&1; then
+    step "installing cargo-deb into ~/.cargo/bin (cargo install cargo-deb --locked), to build the .deb"
+    cargo install cargo-deb --locked
+  fi
+  # Unpacked into a scratch root (dpkg -x), not installed on this machine:
+  # `packaging/test-deb.sh --system` does a real dpkg -i (root only).
+  step "packaging: build the .deb, inspect it, unpack it into a scratch root and run spate from there"
   bash packaging/test-deb.sh
 fi
 

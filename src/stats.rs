@@ -26,7 +26,9 @@ pub struct StatsSnapshot {
 pub struct ServerStats {
     /// Software version.
     pub version: String,
-    /// Random id of this process (also sent in WELCOME).
+    /// Random id of this process (also sent in WELCOME). A JSON string:
+    /// it exceeds 2^53, which JSON readers such as jq and JavaScript round.
+    #[serde(with = "u64_string")]
     pub server_id: u64,
     /// Seconds since start.
     pub uptime_secs: u64,
@@ -71,7 +73,8 @@ pub struct ServerStats {
 pub struct TopicStats {
     /// Name.
     pub name: String,
-    /// Current epoch.
+    /// Current epoch (random, above 2^53: a JSON string, like `server_id`).
+    #[serde(with = "u64_string")]
     pub epoch: u64,
     /// Last assigned sequence number.
     pub seq: u64,
@@ -173,5 +176,56 @@ impl From<&StatsSnapshot> for Totals {
                 .max(fill_ratio(sub.queue_bytes, sub.queue_limit_bytes));
         }
         t
+    }
+}
+
+/// Serde for ids that may exceed 2^53 (random ids and epochs): written as
+/// a decimal JSON string, so readers that hold numbers as doubles (jq,
+/// JavaScript) keep them exact; read from a string or a number.
+pub mod u64_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `v` as a decimal string.
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    /// Reads a decimal string or a number.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Num(u64),
+            Text(String),
+        }
+        match Either::deserialize(d)? {
+            Either::Num(n) => Ok(n),
+            Either::Text(t) => t.trim().parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn large_ids_are_json_strings_and_read_back_from_either_form() {
+        let mut s = StatsSnapshot::default();
+        s.server.server_id = (1 << 60) + 1;
+        s.topics.push(TopicStats {
+            epoch: u64::MAX,
+            ..TopicStats::default()
+        });
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["server"]["server_id"], "1152921504606846977");
+        assert_eq!(v["topics"][0]["epoch"], "18446744073709551615");
+        assert_eq!(v["server"]["uptime_secs"], 0, "counts stay numbers");
+        let back: StatsSnapshot = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(back.server.server_id, (1 << 60) + 1);
+        let mut old = v;
+        old["server"]["server_id"] = serde_json::json!(12345u64);
+        let back: StatsSnapshot = serde_json::from_value(old).unwrap();
+        assert_eq!(back.server.server_id, 12345);
     }
 }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use spate::admin::{self, client, Exporter, StatsSource};
+use spate::admin::{self, Exporter, StatsSource};
+use spate::cli::admin_http as client;
 use spate::stats::StatsSnapshot;
 use spate_proto::{Frame, Policy, SubscribeOptions};
 use tokio::net::TcpListener;
@@ -228,7 +229,7 @@ async fn stats_show_a_slow_subscribers_queue_and_drops() {
     assert_eq!(m["spate_messages_in_total"], published as f64);
 
     // And in the `spate stats` summary.
-    let text = admin::report::render(&s, None, 10);
+    let text = spate::cli::stats_report::render(&s, None, 10);
     assert!(text.contains("SLOWEST SUBSCRIBERS"), "{text}");
     assert!(text.contains("100%"), "{text}");
     assert!(text.contains("slowpoke"), "{text}");

@@ -11,7 +11,7 @@ use std::os::unix::net::UnixDatagram;
 
 use admin_support::{Daemon, WAIT};
 use common::*;
-use spate::admin::client;
+use spate::cli::admin_http as client;
 use spate_proto::{Frame, Policy, SubscribeOptions};
 
 const MSG: usize = 64 * 1024;

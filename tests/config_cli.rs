@@ -128,6 +128,32 @@ fn all_semantic_problems_are_listed_at_once() {
 }
 
 #[test]
+fn every_error_of_a_file_is_listed_with_its_place() {
+    let (ok, err) = check(
+        "[queues]\n\
+         defualt_msgs = 5\n\
+         default_policy = \"fast\"\n\
+         [limits]\n\
+         max_connections = \"many\"\n\
+         [nope]\n\
+         a = 1\n\
+         [log]\n\
+         format = \"xml\"\n",
+    );
+    assert!(!ok);
+    for want in [
+        "FILE:2:1: queues.defualt_msgs: unknown field `defualt_msgs`",
+        "FILE:3:18: queues.default_policy: unknown policy \"fast\"",
+        "FILE:5:19: limits.max_connections: invalid type: string \"many\"",
+        "FILE:6:2: nope: unknown field `nope`",
+        "FILE:9:10: log.format: unknown format \"xml\"",
+    ] {
+        assert!(err.contains(want), "want {want:?} in\n{err}");
+    }
+    assert_eq!(err.matches("FILE:").count(), 5, "{err}");
+}
+
+#[test]
 fn parse_errors_show_the_line_with_a_caret() {
     let (_, err) = check("[limits]\nmax_connections = \"many\"\n");
     assert!(

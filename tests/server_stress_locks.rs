@@ -12,7 +12,8 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use common::*;
-use spate::admin::{self, client, Exporter, StatsSource};
+use spate::admin::{self, Exporter, StatsSource};
+use spate::cli::admin_http as client;
 use spate::config::settings::HistoryOverride;
 use spate_proto::{Frame, SubscribeOptions, Text};
 use tokio::net::TcpListener;

@@ -1,12 +1,12 @@
-//! Operating a running broker: the admin HTTP listener ([`http`]) with
-//! Prometheus metrics ([`metrics`]), health and JSON stats over a
-//! [`StatsSource`]; the client side of it for `spate stats` ([`client`],
-//! [`report`]); and systemd readiness/watchdog notifications ([`systemd`]).
+//! Operating a running broker, server side: the admin HTTP listener
+//! ([`http`]) with Prometheus metrics ([`metrics`], read from running
+//! totals), health and JSON stats over a [`StatsSource`]; and systemd
+//! readiness/watchdog notifications ([`systemd`]). The client side —
+//! `spate stats` and `spate info` reading this listener — lives with the
+//! CLI (`cli/admin_http.rs`, `cli/stats_report.rs`).
 
-pub mod client;
 pub mod http;
 pub mod metrics;
-pub mod report;
 pub mod source;
 pub mod systemd;
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod forwarder;
+pub mod idle;
 pub mod phase;
 pub mod procstat;
 pub mod publisher;

@@ -34,6 +34,9 @@ pub enum BenchCommand {
     Burst(BurstArgs),
     /// Publish cost with N non-matching wildcard subscriptions vs none.
     Wildcards(WildcardsArgs),
+    /// N connections that only handshake, then idle: accept time, SYN
+    /// resends, broker memory per connection and after they close.
+    IdleConns(IdleConnsArgs),
     /// Serve the trivial byte forwarder (the ceiling) in the foreground.
     Forwarder(ForwarderArgs),
 }
@@ -44,8 +47,9 @@ pub struct Common {
     /// Target broker (selects the protocol adapter).
     #[arg(long, value_enum, default_value = "spate")]
     pub broker: BrokerKind,
-    /// Broker address (loopback only); default: the broker's usual port
-    /// (spate 7411, nats 4222, redis 6379, forwarder 7420).
+    /// Broker address (loopback only); default: for spate $SPATE_SERVER if
+    /// set (as for the other client commands), else the broker's usual
+    /// port (spate 7411, nats 4222, redis 6379, forwarder 7420).
     #[arg(long)]
     pub addr: Option<SocketAddr>,
     /// Publisher connections.
@@ -158,6 +162,33 @@ pub struct WildcardsArgs {
     connections: usize,
 }
 
+/// `spate bench idle-conns`.
+#[derive(Debug, Args)]
+pub struct IdleConnsArgs {
+    /// Target broker (selects the handshake).
+    #[arg(long, value_enum, default_value = "spate")]
+    broker: BrokerKind,
+    /// Broker address (loopback only); default: the broker's usual port.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Connections to open (the generator raises its own open-file limit).
+    #[arg(short = 'N', long, default_value_t = 10_000)]
+    conns: usize,
+    /// The broker's pid: adds its RSS before, during and after.
+    #[arg(long)]
+    broker_pid: Option<u32>,
+    /// Milliseconds after closing every connection before the last RSS
+    /// reading.
+    #[arg(long, default_value_t = 5000)]
+    settle_ms: u64,
+    /// Hard limit on opening and handshaking, seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// `spate bench forwarder`.
 #[derive(Debug, Args)]
 pub struct ForwarderArgs {
@@ -173,6 +204,7 @@ pub struct ForwarderArgs {
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (common, cfg) = match args.command {
         BenchCommand::Forwarder(a) => return serve_forwarder(a),
+        BenchCommand::IdleConns(a) => return idle_conns(a),
         BenchCommand::Fanout(a) => {
             let mut cfg = base(&a.common, Scenario::Fanout, 100_000, 16);
             cfg.subscribers = a.subscribers;
@@ -208,6 +240,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             (a.common, cfg)
         }
     };
+    let mut cfg = cfg;
+    if common.addr.is_none() && common.broker == BrokerKind::Spate {
+        if let Some(addr) = spate_server_env()? {
+            cfg.addr = addr;
+        }
+    }
     let report = runtime(common.threads)?.block_on(bench::run(&cfg, common.threads))?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -215,6 +253,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         print!("{}", report.to_table());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `SPATE_SERVER`, the address every other client command uses, resolved.
+fn spate_server_env() -> anyhow::Result<Option<SocketAddr>> {
+    let Some(v) = std::env::var_os("SPATE_SERVER") else {
+        return Ok(None);
+    };
+    let v = v.to_string_lossy();
+    let addr = super::server_addr(&v).map_err(|e| anyhow::anyhow!("SPATE_SERVER: {e}"))?;
+    let first = std::net::ToSocketAddrs::to_socket_addrs(addr.as_str())
+        .map_err(|e| anyhow::anyhow!("SPATE_SERVER={v}: {e}"))?
+        .next();
+    first
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("SPATE_SERVER={v}: no address"))
 }
 
 fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {
@@ -249,6 +302,35 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
         b
     };
     b.enable_all().build().context("starting the tokio runtime")
+}
+
+fn idle_conns(a: IdleConnsArgs) -> anyhow::Result<ExitCode> {
+    let limit = crate::server::nofile::raise_to_hard().context("raising RLIMIT_NOFILE")?;
+    anyhow::ensure!(
+        limit.now >= a.conns as u64 + 64,
+        "the open-file limit is {} (hard): too low for {} connections",
+        limit.now,
+        a.conns
+    );
+    let cfg = bench::idle::IdleConfig {
+        broker: a.broker,
+        addr: a.addr.unwrap_or(a.broker.default_addr()),
+        conns: a.conns,
+        broker_pid: a.broker_pid,
+        settle: Duration::from_millis(a.settle_ms),
+        timeout: Duration::from_secs(a.timeout),
+    };
+    let report = runtime(0)?.block_on(bench::idle::run(&cfg))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(if report.error.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn serve_forwarder(a: ForwarderArgs) -> anyhow::Result<ExitCode> {

@@ -74,6 +74,7 @@ pub fn describe(e: &ConfigError) -> String {
             Some(x) => format!("{p}\n{x}"),
             None => p.to_string(),
         },
+        ConfigError::Several(all) => all.iter().map(describe).collect::<Vec<_>>().join("\n"),
         other => other.to_string(),
     }
 }

@@ -4,11 +4,12 @@
 //! processed all of them and reports the first error it raised, so the exit
 //! status tells whether everything was accepted.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use bytes::Bytes;
-use spate_client::{Client, ClientOptions, Publication, Text};
+use spate_client::{ClientOptions, Publication, Text};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Bytes read from standard input at a time.
@@ -21,6 +22,7 @@ Examples:
   spate pub orders.eu.created '{\"id\":1}'
   spate pub --key sensor-7 --header unit=C sensors.temp 21.5
   seq 1 1000000 | spate pub numbers
+  spate pub --ack orders.eu.created '{\"id\":2}'   prints the seq it got, e.g. 17
 
 Exits 0 only once the server has processed every message; otherwise exits 1
 with the server's error.")]
@@ -42,6 +44,12 @@ pub struct PubArgs {
     /// Message header; repeat for several.
     #[arg(long = "header", short = 'H', value_name = "NAME=VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+
+    /// Wait for the server's acknowledgement of each message and print the
+    /// seq it was assigned, one line per message (slower than the default
+    /// pipelining for many lines).
+    #[arg(long)]
+    pub ack: bool,
 }
 
 /// Runs the command.
@@ -55,9 +63,17 @@ pub fn run(args: PubArgs) -> anyhow::Result<ExitCode> {
 
 async fn publish(args: PubArgs) -> anyhow::Result<()> {
     let opts = ClientOptions::default().name("spate pub").reconnect(None);
-    let client = Client::connect(args.server.addr.as_str(), opts).await?;
+    let client = args.server.connect(opts).await?;
     let template = Template::new(&args);
+    let mut out = std::io::stdout().lock();
     match &args.payload {
+        Some(p) if args.ack => {
+            let ack = client
+                .publish_acked(template.with(Bytes::copy_from_slice(p.as_bytes())))
+                .await
+                .context("publish failed")?;
+            writeln!(out, "{}", ack.seq)?;
+        }
         Some(p) => client
             .publish_with(template.with(Bytes::copy_from_slice(p.as_bytes())))
             .await
@@ -78,6 +94,14 @@ async fn publish(args: PubArgs) -> anyhow::Result<()> {
                 }
                 n += 1;
                 let payload = Bytes::copy_from_slice(strip_line_ending(&line));
+                if args.ack {
+                    let ack = client
+                        .publish_acked(template.with(payload))
+                        .await
+                        .with_context(|| format!("publish of line {n} failed"))?;
+                    writeln!(out, "{}", ack.seq)?;
+                    continue;
+                }
                 client
                     .publish_with(template.with(payload))
                     .await

@@ -117,7 +117,7 @@ pub fn run(cmd: StateCommand) -> anyhow::Result<ExitCode> {
 
 async fn connect(t: &Target) -> anyhow::Result<Client> {
     let opts = ClientOptions::default().name("spate state").reconnect(None);
-    Ok(Client::connect(t.server.addr.as_str(), opts).await?)
+    t.server.connect(opts).await
 }
 
 async fn put(a: PutArgs) -> anyhow::Result<ExitCode> {

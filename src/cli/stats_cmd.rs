@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::admin::client::{self, DEFAULT_TIMEOUT};
-use crate::admin::report;
+use super::admin_http::{self as client, DEFAULT_TIMEOUT};
+use super::stats_report as report;
 use crate::stats::StatsSnapshot;
 
 /// Flags of `spate stats`.

@@ -1,5 +1,5 @@
 //! `spate sub`: subscribe to a topic or pattern and print each message,
-//! one line each, as text (`TOPIC PAYLOAD`) or JSON. Lost messages are
+//! one line each, as text (`TOPIC PAYLOAD`, `TOPIC KEY=PAYLOAD`) or JSON. Lost messages are
 //! never silent: GAP reports and notices (reconnects, truncated history)
 //! appear as lines on stderr in text mode, or as `gap` / `notice` objects
 //! in JSON mode. Output is buffered while messages keep arriving and
@@ -14,8 +14,7 @@ use base64::Engine;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Value};
 use spate_client::{
-    Client, ClientOptions, Event, Gap, Message, Notice, Policy, Start, StateChange,
-    SubscribeOptions,
+    ClientOptions, Event, Gap, Message, Notice, Policy, Start, StateChange, SubscribeOptions,
 };
 
 /// Bytes of output buffered before a write.
@@ -27,7 +26,8 @@ const INTERRUPTED: u8 = 130;
 /// How messages are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// `TOPIC PAYLOAD` per line; gaps and notices on stderr.
+    /// `TOPIC PAYLOAD` (or `TOPIC KEY=PAYLOAD`) per line; gaps and notices
+    /// on stderr.
     Text,
     /// One JSON object per line: messages, gaps and notices.
     Json,
@@ -43,9 +43,15 @@ Examples:
   spate sub hist.a --from 1 --count 5         the first five retained messages
   spate sub cfg --snapshot                    current state, then changes
 
-Text output prints non-UTF-8 payloads as base64:<data>. JSON lines carry seq,
-epoch, timestamp_us, key, headers and payload (with \"payload_encoding\":
-\"base64\" when not UTF-8). The client reconnects after a dropped connection
+Text output: one line per message, `TOPIC PAYLOAD`, or `TOPIC KEY=PAYLOAD` when
+the message has a key; a state delete prints `TOPIC KEY (deleted)`. Non-UTF-8
+payloads print as base64:<data>. Gaps and notices go to stderr.
+
+JSON output: one object per line. Messages carry topic, seq, epoch,
+timestamp_us, key, headers and payload (with \"payload_encoding\": \"base64\"
+when not UTF-8) and, for state changes, \"state\": \"put\" or \"delete\".
+epoch is a string (it exceeds 2^53, which jq and JavaScript would round);
+--epoch accepts it with or without quotes. Counts and seqs are numbers. The client reconnects after a dropped connection
 and resumes a topic from where it stopped; anything that could not be
 recovered is reported as a gap or notice.")]
 pub struct SubArgs {
@@ -71,20 +77,24 @@ pub struct SubArgs {
     pub policy: Option<Policy>,
 
     /// Server-side queue limit, in messages.
-    #[arg(long = "queue", value_name = "MSGS", help_heading = "Backpressure")]
+    #[arg(long = "queue", value_name = "MSGS", help_heading = "Backpressure",
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub queue: Option<u32>,
 
     /// Server-side queue limit, in bytes.
-    #[arg(long, value_name = "BYTES", help_heading = "Backpressure")]
+    #[arg(long, value_name = "BYTES", help_heading = "Backpressure",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub queue_bytes: Option<u64>,
 
     /// Deliver at most this many messages per second (beyond it, the
-    /// policy applies).
+    /// policy applies; 0 = no limit). With `conflate`, keys take turns: each
+    /// delivery is the latest value of the key delivered least recently.
     #[arg(long, value_name = "PER_SEC", help_heading = "Backpressure")]
     pub max_rate: Option<u32>,
 
     /// Most messages per delivery frame.
-    #[arg(long, value_name = "N", help_heading = "Batching")]
+    #[arg(long, value_name = "N", help_heading = "Batching",
+          value_parser = clap::value_parser!(u16).range(1..))]
     pub max_batch: Option<u16>,
 
     /// Milliseconds the server may wait to fill a batch (fractions allowed).
@@ -101,6 +111,7 @@ pub struct SubArgs {
         long,
         value_name = "EPOCH",
         requires = "from",
+        value_parser = parse_id,
         help_heading = "History"
     )]
     pub epoch: Option<u64>,
@@ -126,6 +137,30 @@ pub struct SubArgs {
 }
 
 impl SubArgs {
+    /// Refuses flag combinations the server would refuse, in the user's
+    /// words (flags) rather than the protocol's.
+    fn check(&self) -> anyhow::Result<()> {
+        let wildcard = self.pattern.split('.').any(|t| t == "*" || t == ">");
+        if wildcard {
+            let flag = if self.from.is_some() {
+                Some("--from")
+            } else if self.last.is_some() {
+                Some("--last")
+            } else if self.snapshot {
+                Some("--snapshot")
+            } else {
+                None
+            };
+            if let Some(flag) = flag {
+                anyhow::bail!(
+                    "{flag} needs a literal topic, not the wildcard pattern {:?} (history and state are per topic)",
+                    self.pattern
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn options(&self) -> SubscribeOptions {
         let start = match (self.from, self.last, self.snapshot) {
             (Some(seq), _, _) => Start::FromSeq {
@@ -158,11 +193,12 @@ pub fn run(args: SubArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn subscribe(args: SubArgs) -> anyhow::Result<ExitCode> {
+    args.check()?;
     let mut opts = ClientOptions::default().name("spate sub");
     if args.no_reconnect {
         opts.reconnect = None;
     }
-    let client = Client::connect(args.server.addr.as_str(), opts).await?;
+    let client = args.server.connect(opts).await?;
     let mut sub = client
         .subscribe(args.pattern.as_str(), args.options())
         .await?;
@@ -230,6 +266,13 @@ fn print(out: &mut impl Write, format: Format, sub_id: u32, event: &Event) -> io
         (Format::Text, Event::Message(m)) => {
             out.write_all(m.topic.as_bytes())?;
             out.write_all(b" ")?;
+            if let Some(key) = &m.key {
+                out.write_all(key.as_bytes())?;
+                if m.state == Some(StateChange::Delete) {
+                    return out.write_all(b" (deleted)\n");
+                }
+                out.write_all(b"=")?;
+            }
             match std::str::from_utf8(&m.payload) {
                 Ok(_) => out.write_all(&m.payload)?,
                 Err(_) => write!(out, "base64:{}", base64_of(&m.payload))?,
@@ -284,7 +327,7 @@ pub(crate) fn message_json(m: &Message) -> Value {
         "type": "message",
         "topic": m.topic.as_str(),
         "seq": m.seq,
-        "epoch": m.epoch,
+        "epoch": m.epoch.to_string(),
         "timestamp_us": m.timestamp_us,
         "key": m.key.as_deref(),
         "headers": headers,
@@ -323,7 +366,9 @@ fn notice_json(sub_id: u32, n: &Notice) -> Value {
         Notice::Disconnected { reason } | Notice::ServerGoingAway { reason } => {
             json!({ "reason": reason })
         }
-        Notice::Resumed { from_seq, epoch } => json!({ "from_seq": from_seq, "epoch": epoch }),
+        Notice::Resumed { from_seq, epoch } => {
+            json!({ "from_seq": from_seq, "epoch": epoch.to_string() })
+        }
         Notice::Truncated {
             requested_seq,
             first_seq,
@@ -331,7 +376,7 @@ fn notice_json(sub_id: u32, n: &Notice) -> Value {
         Notice::EpochChanged {
             old_epoch,
             new_epoch,
-        } => json!({ "old_epoch": old_epoch, "new_epoch": new_epoch }),
+        } => json!({ "old_epoch": old_epoch.to_string(), "new_epoch": new_epoch.to_string() }),
         _ => json!({}),
     };
     if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
@@ -359,6 +404,18 @@ fn text_or_base64(bytes: &[u8]) -> (Cow<'_, str>, bool) {
 
 fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// An id printed as a JSON string (an epoch), given back with or without
+/// its quotes.
+fn parse_id(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(t);
+    t.parse()
+        .map_err(|_| format!("{s:?} is not an epoch (a whole number, as printed by --format json)"))
 }
 
 fn parse_linger(s: &str) -> Result<u32, String> {
@@ -394,7 +451,7 @@ mod tests {
         let v = message_json(&message(b"{\"id\":1}"));
         assert_eq!(
             v,
-            json!({"type":"message","topic":"orders.eu","seq":42,"epoch":3,
+            json!({"type":"message","topic":"orders.eu","seq":42,"epoch":"3",
                    "timestamp_us":1_700_000_000_000_000u64,"key":"k1","headers":{"h":"v"},
                    "payload":"{\"id\":1}","state":"put"})
         );
@@ -414,7 +471,16 @@ mod tests {
         )
         .unwrap();
         print(&mut out, Format::Text, 1, &Event::Message(message(&[0xff]))).unwrap();
-        assert_eq!(out, b"orders.eu hello\norders.eu base64:/w==\n");
+        assert_eq!(out, b"orders.eu k1=hello\norders.eu k1=base64:/w==\n");
+        let mut out = Vec::new();
+        let mut m = message(b"");
+        m.state = Some(StateChange::Delete);
+        print(&mut out, Format::Text, 1, &Event::Message(m)).unwrap();
+        let mut m = message(b"x");
+        m.key = None;
+        m.state = None;
+        print(&mut out, Format::Text, 1, &Event::Message(m)).unwrap();
+        assert_eq!(out, b"orders.eu k1 (deleted)\norders.eu x\n");
         let gap = Gap {
             sub_id: 1,
             reason: GapReason::DroppedOldest,
@@ -451,6 +517,13 @@ mod tests {
         assert_eq!(v["kind"], "truncated");
         assert_eq!(v["requested_seq"], 5);
         assert_eq!(v["first_seq"], 9);
+    }
+
+    #[test]
+    fn epochs_are_read_with_or_without_quotes() {
+        assert_eq!(parse_id("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_id("\"12\""), Ok(12));
+        assert!(parse_id("1.8e19").is_err());
     }
 
     #[test]

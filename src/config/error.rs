@@ -112,6 +112,10 @@ pub enum ConfigError {
         /// Every problem found, in settings order.
         problems: Vec<Problem>,
     },
+    /// Several of the above in one file (`spate config check` reports
+    /// every error it can find), one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<ConfigError>),
 }
 
 impl From<ParseError> for ConfigError {

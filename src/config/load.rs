@@ -15,11 +15,85 @@ use super::Config;
 /// What error messages call settings that came from flags or environment.
 pub const FLAGS_ORIGIN: &str = "flags/environment";
 
-/// Parses and validates a config file's text. `origin` names it in errors.
+/// Most errors one file reports (the rest would be noise).
+const MAX_ERRORS: usize = 64;
+
+/// Parses and validates a config file's text, reporting every error it
+/// can find, not just the first. `origin` names it in errors.
+///
+/// The TOML is deserialized; a setting that does not deserialize is
+/// reported, commented out (its line, or a whole unknown table, keeping
+/// every byte offset) and the text deserialized again, until it succeeds;
+/// then the settings are validated. A syntax error ends the search: past
+/// it the rest of the file cannot be read reliably.
 pub fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let cfg = parse_toml(text, origin)?;
-    check(&cfg, origin, Some(text), &[])?;
-    Ok(cfg)
+    let mut errors: Vec<ConfigError> = Vec::new();
+    let mut work = text.to_owned();
+    let mut last_offset = None;
+    while errors.len() < MAX_ERRORS {
+        match parse_toml_at(&work, origin) {
+            Ok(cfg) => {
+                match check(&cfg, origin, Some(text), &[]) {
+                    Ok(()) if errors.is_empty() => return Ok(cfg),
+                    Ok(()) => {}
+                    Err(e) => errors.push(e),
+                }
+                break;
+            }
+            Err(b) => {
+                let (e, offset) = *b;
+                let syntax = toml_edit::ImDocument::parse(work.as_str()).is_err();
+                if syntax && !errors.is_empty() {
+                    // Caused by commenting out part of a multi-line value.
+                    break;
+                }
+                errors.push(e.into());
+                let Some(offset) = offset.filter(|o| !syntax && last_offset != Some(*o)) else {
+                    break;
+                };
+                last_offset = Some(offset);
+                if !comment_out(&mut work, offset) {
+                    break;
+                }
+            }
+        }
+    }
+    match errors.len() {
+        0 => parse_toml(text, origin).map_err(Into::into),
+        1 => Err(errors.pop().expect("one error")),
+        _ => Err(ConfigError::Several(errors)),
+    }
+}
+
+/// Comments out the line holding byte `offset` (and, for a table header,
+/// the whole table) by overwriting each line's first byte with `#`, so no
+/// other byte moves. False if that cannot be done (a non-ASCII first byte).
+fn comment_out(text: &mut String, offset: usize) -> bool {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let mut lines = vec![start];
+    if text[start..].trim_start().starts_with('[') {
+        let mut at = start;
+        while let Some(nl) = text[at..].find('\n') {
+            at += nl + 1;
+            if at >= text.len() || text[at..].trim_start().starts_with('[') {
+                break;
+            }
+            lines.push(at);
+        }
+    }
+    // Only ASCII bytes are replaced, by ASCII bytes: still UTF-8.
+    let mut bytes = std::mem::take(text).into_bytes();
+    let mut ok = true;
+    for l in lines {
+        match bytes.get(l) {
+            Some(b'\n') | None => {}
+            Some(b) if b.is_ascii() => bytes[l] = b'#',
+            Some(_) => ok = false,
+        }
+    }
+    *text = String::from_utf8(bytes).unwrap_or_default();
+    ok
 }
 
 /// Reads, parses and validates one config file (what `spate config check`
@@ -71,19 +145,26 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 /// Deserializes the settings tree, turning toml's error into a
 /// [`ParseError`] with the dotted path serde was at.
 fn parse_toml(text: &str, origin: &str) -> Result<Config, ParseError> {
+    parse_toml_at(text, origin).map_err(|b| b.0)
+}
+
+/// [`parse_toml`], also giving the error's byte offset when known.
+fn parse_toml_at(text: &str, origin: &str) -> Result<Config, Box<(ParseError, Option<usize>)>> {
     let de = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let reason = inner.message().trim().to_owned();
-        let location = inner.span().map(|s| Location::of_offset(text, s.start));
-        ParseError {
+        let offset = inner.span().map(|s| s.start);
+        let location = offset.map(|o| Location::of_offset(text, o));
+        let e = ParseError {
             origin: origin.to_owned(),
             location,
             field: field_of(&path, &reason),
             excerpt: location.map(|l| excerpt(text, l)),
             reason,
-        }
+        };
+        Box::new((e, offset))
     })
 }
 

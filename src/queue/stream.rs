@@ -29,6 +29,10 @@ pub(super) struct State {
     pub(super) first_queued_at: Option<Instant>,
     /// `conflate` only: conflation key → position of its queued message.
     pub(super) index: HashMap<u64, u64>,
+    /// `conflate` with a rate limit only: per conflation key, the values a
+    /// newer one replaced in place, reported (one GAP) right before that
+    /// key's next delivery. At most one entry per queued key.
+    pub(super) replaced: HashMap<u64, GapMarker>,
     pub(super) bucket: Option<TokenBucket>,
     /// Bytes freed under the lock (evictions) not yet returned to the
     /// budget: returned once per push batch, not per message.
@@ -49,6 +53,7 @@ impl State {
             full_since: None,
             first_queued_at: None,
             index: HashMap::new(),
+            replaced: HashMap::new(),
             bucket,
             released: 0,
         }

@@ -255,13 +255,67 @@ impl SubscriberQueue {
         });
     }
 
+    /// `conflate` with a rate limit: keys take turns. A new value replaces
+    /// the queued one of its key in place (so the key keeps its turn), and
+    /// a key delivered goes to the back of the line when it next arrives:
+    /// each delivery is the latest value of the key delivered least
+    /// recently, and no key starves however the publishes interleave.
+    fn rotates(&self) -> bool {
+        self.limits.policy == Policy::Conflate && self.limits.max_rate > 0
+    }
+
+    /// `conflate` with a rate limit: puts `msg` in the place of its key's
+    /// queued message at `i`, recording the replaced one for the GAP that
+    /// precedes the key's next delivery. Returns `None` when done, or
+    /// gives the message back when the place is not a message of its key.
+    fn replace_in_place(&self, st: &mut State, i: usize, msg: &Msg) -> Option<()> {
+        let cost = msg.cost();
+        let old_cost = match st.items.get(i) {
+            Some(Item::Msg(old)) if old.ckey() == msg.ckey() => old.cost(),
+            _ => return None,
+        };
+        // Replacing frees the old bytes; the new ones must fit the limits
+        // and the budget like any admission (not counting the old ones).
+        if cost > old_cost {
+            let extra = (cost - old_cost) as u64;
+            let fits = st.live_bytes - old_cost + cost <= self.limits.max_bytes
+                && (st.live_bytes - old_cost + cost <= self.limits.guaranteed_bytes
+                    || self.budget.try_reserve(extra));
+            if !fits {
+                return None;
+            }
+            if st.live_bytes - old_cost + cost <= self.limits.guaranteed_bytes {
+                self.budget.force_reserve(extra);
+            }
+        } else {
+            st.released += old_cost - cost;
+        }
+        let Item::Msg(old) = std::mem::replace(&mut st.items[i], Item::Msg(msg.clone())) else {
+            unreachable!("checked above");
+        };
+        st.live_bytes = st.live_bytes - old_cost + cost;
+        self.counters.add_lost(GapReason::Conflated, 1);
+        let marker = GapMarker::of(&old, GapReason::Conflated);
+        match st.replaced.get_mut(&msg.ckey()) {
+            Some(m) => m.merge(&marker),
+            None => {
+                st.replaced.insert(msg.ckey(), marker);
+            }
+        }
+        Some(())
+    }
+
     /// One message through the policy, with the queue locked.
     fn offer(&self, st: &mut State, msg: &Msg, prepaid: &mut usize) -> Offer {
         let l = &self.limits;
         let cost = msg.cost();
         if l.policy == Policy::Conflate {
-            if let Some(pos) = st.index.remove(&msg.ckey()) {
+            if let Some(pos) = st.index.get(&msg.ckey()).copied() {
                 let i = (pos - st.head_pos) as usize;
+                if self.rotates() && self.replace_in_place(st, i, msg).is_some() {
+                    return Offer::Queued;
+                }
+                st.index.remove(&msg.ckey());
                 self.lose_at(st, i, GapReason::Conflated);
             }
         }
@@ -405,6 +459,12 @@ impl SubscriberQueue {
         self.counters.add_lost(reason, 1);
         let conflate = self.limits.policy == Policy::Conflate;
         st.place_gap(i, GapMarker::of(&m, reason), conflate);
+        // Values this one had replaced in place are reported too: they
+        // would have preceded its delivery, which will not come.
+        if let Some(earlier) = st.replaced.remove(&m.ckey()) {
+            st.items.push_back(Item::Gap(Box::new(earlier)));
+            st.markers += 1;
+        }
     }
 
     /// Moves what may be delivered now into `out` (at most about
@@ -473,6 +533,9 @@ impl SubscriberQueue {
                     st.live_bytes -= cost;
                     if l.policy == Policy::Conflate && st.index.get(&ckey) == Some(&st.head_pos) {
                         st.index.remove(&ckey);
+                    }
+                    if let Some(earlier) = st.replaced.remove(&ckey) {
+                        out.push(Item::Gap(Box::new(earlier)));
                     }
                     allowance -= 1;
                     taken += 1;
@@ -549,6 +612,7 @@ impl SubscriberQueue {
         st.live_msgs = 0;
         st.items.clear();
         st.index.clear();
+        st.replaced.clear();
         drop(st);
         self.space.notify_waiters();
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Buf;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use spate_proto::{
     Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
 };
@@ -20,19 +20,18 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
 
+use super::reader::{FrameReader, ReadSource};
 use super::Stage;
+use crate::broker::{Broker, ConnInfo, DisconnectReason};
+use crate::commands;
 use crate::conn::outbox::Outbox;
 use crate::conn::session::Session;
 use crate::conn::writer;
-use crate::broker::{Broker, ConnInfo, DisconnectReason};
-use crate::commands;
 
-/// Read buffer size: large enough to take many small frames per syscall.
-const READ_BUFFER: usize = 64 * 1024;
-
-type Frames<R> = FramedRead<R, RawCodec>;
+/// The receive side: its buffer exists only while the client is sending
+/// ([`FrameReader`]), so idle connections stay cheap.
+type Frames<R> = FrameReader<R>;
 
 /// Serves one accepted TCP socket until it closes; returns why it closed.
 pub async fn handle(
@@ -58,12 +57,12 @@ pub async fn serve<R, W>(
     stage: watch::Receiver<Stage>,
 ) -> DisconnectReason
 where
-    R: AsyncRead + Unpin + Send + 'static,
+    R: ReadSource + AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let cfg = broker.config.clone();
     let codec = RawCodec(Codec::new(cfg.limits.max_frame_bytes as usize));
-    let mut frames = FramedRead::with_capacity(rd, codec, READ_BUFFER);
+    let mut frames = FrameReader::new(rd, codec);
 
     let hello_timeout = Duration::from_millis(cfg.timeouts.hello_ms);
     let first = tokio::time::timeout(hello_timeout, frames.next()).await;
@@ -138,6 +137,9 @@ where
         peer,
         hello.client_name.to_string(),
     ));
+    // HELLO's fields borrow the receive buffer it arrived in: kept for the
+    // life of the connection, they would pin that 64 KiB allocation.
+    drop((hello, welcome));
     broker.register_connection(conn.clone());
     crate::log_limited!(info, "conn.open", conn = conn.id, %peer, client = %conn.client_name, "client connected");
     let outbox = Arc::new(Outbox::new());
@@ -295,7 +297,7 @@ async fn refuse<W: AsyncWrite + Unpin>(
     reason
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(
+async fn read_loop<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
     frames: &mut Frames<R>,
     mut stage: watch::Receiver<Stage>,
@@ -390,7 +392,7 @@ type Next = Option<Result<(u8, bytes::Bytes), CodecError>>;
 /// Handles `first` and every further frame already readable without
 /// waiting (up to [`MAX_RUN`]), then flushes the gathered publishes as one
 /// batch. Returns why the connection must end, if it must.
-async fn handle_frames<R: AsyncRead + Unpin>(
+async fn handle_frames<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
     frames: &mut Frames<R>,
     first: Next,
@@ -446,7 +448,7 @@ async fn handle_frames<R: AsyncRead + Unpin>(
 /// Stops at any other frame, which the ordinary path then decodes (and
 /// reports, if it is bad), and within the run's limits (`max_frames` and
 /// `max_bytes`, both at least 1). Returns the frames and bytes taken.
-async fn publish_in_place<R: AsyncRead + Unpin>(
+async fn publish_in_place<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
     frames: &mut Frames<R>,
     max_frames: usize,

@@ -6,6 +6,8 @@
 //! deadline, then close what is left.
 
 pub mod connection;
+pub mod nofile;
+pub mod reader;
 pub mod ws;
 
 use std::future::Future;
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use spate_proto::{ErrorCode, Frame};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
@@ -65,15 +67,9 @@ impl Server {
     /// Binds the client listener from `config.server.listen`.
     pub async fn bind(config: Arc<Config>) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let ws_listener = match config.server.ws_listen {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| ServerError::Bind { addr, source })?,
-            ),
+            Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
             None => None,
         };
         Ok(Server {
@@ -138,7 +134,12 @@ impl Server {
                         backoff = (backoff * 2).min(Duration::from_secs(1));
                     }
                 },
-                accepted = listener.accept() => match accepted {
+                // Unconstrained: tokio's cooperative budget would make this
+                // task yield after 128 accepts and queue behind the handshakes
+                // it just spawned, while the kernel's accept queue fills up and
+                // drops SYNs. Accepting is cheap; taking the whole queue at
+                // once keeps it empty.
+                accepted = tokio::task::unconstrained(listener.accept()) => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(5);
                         broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -199,6 +200,26 @@ async fn accept_opt(
         Some(l) => l.accept().await,
         None => std::future::pending().await,
     }
+}
+
+/// Accept-queue length asked of the kernel, which caps it at
+/// `net.core.somaxconn` (4,096 on current kernels). `TcpListener::bind`
+/// asks for 1,024: after a restart every client reconnects at once, the
+/// queue overflowed, and the kernel dropped SYNs that clients then resent
+/// only after 1 s.
+pub const LISTEN_BACKLOG: u32 = 65_535;
+
+/// Binds `addr` (with `SO_REUSEADDR`, as `TcpListener::bind` does, so a
+/// restart does not wait for old connections in TIME_WAIT) and listens
+/// with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(addr)?;
+    sock.listen(LISTEN_BACKLOG)
 }
 
 async fn refuse_busy(mut sock: tokio::net::TcpStream, max: u32) {

@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use super::reader::ReadSource;
 use super::{connection, Stage};
 use crate::broker::Broker;
 
@@ -242,20 +243,12 @@ fn cut_frame_at(msg: &[u8], max_frame: usize) -> Option<usize> {
     None
 }
 
-impl AsyncRead for WsReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+impl WsReader {
+    /// Waits until a message's bytes are at hand (or the stream ended).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self;
         loop {
-            if !this.cur.is_empty() {
-                let n = this.cur.len().min(buf.remaining());
-                buf.put_slice(&this.cur.split_to(n));
-                return Poll::Ready(Ok(()));
-            }
-            if this.done {
+            if !this.cur.is_empty() || this.done {
                 return Poll::Ready(Ok(()));
             }
             match ready!(Pin::new(&mut this.stream).poll_next(cx)) {
@@ -287,6 +280,38 @@ impl AsyncRead for WsReader {
                 Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
             }
         }
+    }
+}
+
+impl AsyncRead for WsReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_fill(cx))?;
+        let n = this.cur.len().min(buf.remaining());
+        buf.put_slice(&this.cur.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl ReadSource for WsReader {
+    fn readable(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+        std::future::poll_fn(move |cx| self.poll_fill(cx))
+    }
+
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if self.cur.is_empty() {
+            return match self.done {
+                true => Ok(0),
+                false => Err(io::ErrorKind::WouldBlock.into()),
+            };
+        }
+        let n = self.cur.len();
+        buf.extend_from_slice(&self.cur.split_to(n));
+        Ok(n)
     }
 }
 

@@ -219,14 +219,6 @@ def test_malformed_decoder_verdict(vec: Any) -> None:
     assert verdict == vec["decode"], vec["description"]
 
 
-# The broker on this branch closes with MALFORMED_FRAME on a server → client
-# opcode whose body does not decode; protocol.md §13.3 wants UNKNOWN_OPCODE.
-# The broker fix lives on another branch: until it is merged these two are
-# reported as skipped (with the mismatch) instead of failing. Empty the set
-# once the fix is in.
-KNOWN_BROKER_MISMATCH = {"server-opcode-pub-ack-empty", "server-opcode-gap-garbage"}
-
-
 def _read_frame(s: socket.socket) -> Optional[bytes]:
     """One whole frame, or None at EOF."""
     buf = b""
@@ -260,8 +252,6 @@ def test_malformed_server_reaction(vec: Any, broker: Any) -> None:
         assert f is not None, "the server closed without a reply"
         op, d = wire.decode_frame(f, 1 << 30)
         assert wire.OPCODE_NAMES[op] == want["reply"]
-        if op == wire.ERROR and vec["id"] in KNOWN_BROKER_MISMATCH and d.code != want.get("error_code"):
-            pytest.skip(f"known broker mismatch until the §13.3 fix is merged: got {d.code}, want {want['error_code']}")
         if op == wire.ERROR:
             assert (d.code, d.reference) == (want["error_code"], want["reference"]), d.message
         if want["connection"] == "closed":

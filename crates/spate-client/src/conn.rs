@@ -62,7 +62,7 @@ pub(crate) async fn open(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welc
 async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), Error> {
     let stream = TcpStream::connect(addr).await.map_err(|e| Error::Connect {
         addr: addr.to_string(),
-        source: e.into(),
+        cause: e.into(),
     })?;
     stream.set_nodelay(true).map_err(Error::io)?;
     let (r, mut writer) = stream.into_split();
@@ -94,7 +94,16 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
                     spate_proto::opcode_name(other.opcode()).unwrap_or("?")
                 )))
             }
-            Some(Err(e)) => return Err(codec_error(e)),
+            Some(Err(e)) => {
+                // An HTTP server answers the HELLO with a status line, whose
+                // first bytes read as an absurd frame length.
+                if reader.read_buffer().starts_with(b"HTTP") {
+                    return Err(Error::Protocol(format!(
+                        "{addr} is an HTTP server (the admin port?), not a spate client listener"
+                    )));
+                }
+                return Err(codec_error(e));
+            }
             None => {
                 return Err(Error::Disconnected(
                     "the server closed the connection during the handshake".into(),

@@ -53,13 +53,14 @@ fn code_text(code: Option<ErrorCode>, raw: u16) -> String {
 /// Everything a client request can fail with.
 #[derive(Debug, Clone, Error)]
 pub enum Error {
-    /// The TCP connection could not be opened.
-    #[error("cannot connect to {addr}: {source}")]
+    /// The TCP connection could not be opened. The cause is part of the
+    /// message (not a separate `source()`), so error chains print it once.
+    #[error("cannot connect to {addr}: {cause}")]
     Connect {
         /// Address dialled.
         addr: String,
         /// Why it failed.
-        source: Arc<std::io::Error>,
+        cause: Arc<std::io::Error>,
     },
     /// Reading or writing the socket failed.
     #[error("connection i/o failed: {0}")]
@@ -68,8 +69,10 @@ pub enum Error {
     #[error("protocol error: {0}")]
     Protocol(String),
     /// The server refused a request (or the connection) with an ERROR frame.
+    /// The server's error is part of the message (not a separate
+    /// `source()`), so error chains print it once.
     #[error("server error {0}")]
-    Server(#[from] ServerError),
+    Server(ServerError),
     /// The connection was lost; requests in flight have unknown outcomes.
     #[error("connection lost: {0}")]
     Disconnected(String),
@@ -99,6 +102,12 @@ pub enum Error {
     /// (e.g. a topic over 65,535 bytes); nothing was sent.
     #[error("cannot encode the request: {0}")]
     Unencodable(spate_proto::EncodeError),
+}
+
+impl From<ServerError> for Error {
+    fn from(e: ServerError) -> Error {
+        Error::Server(e)
+    }
 }
 
 impl Error {
@@ -168,6 +177,8 @@ mod tests {
             "server error INVALID_TOPIC (201): topic 'a..b' has an empty token"
         );
         assert_eq!(e.code(), Some(ErrorCode::InvalidTopic));
+        // The cause is in the message, not repeated as a source.
+        assert!(std::error::Error::source(&e).is_none());
         let unknown = ServerError::new(299, "new");
         assert_eq!(unknown.to_string(), "error 299: new");
     }

@@ -33,6 +33,10 @@ pub(crate) struct Tracker {
     next_seq: u64,
     /// `Some(last_seq)` while snapshot messages (seq ≤ last_seq) arrive.
     snapshot_until: Option<u64>,
+    /// Granted policy `conflate`: with a rate limit the server delivers
+    /// keys in turn, so a lower seq after a higher one is a key's latest
+    /// value, not a duplicate (protocol.md §10.4).
+    conflate: bool,
 }
 
 impl Tracker {
@@ -47,6 +51,7 @@ impl Tracker {
             epoch: 0,
             next_seq: 0,
             snapshot_until: None,
+            conflate: false,
         }
     }
 
@@ -75,6 +80,7 @@ impl Tracker {
             _ => self.epoch,
         };
         self.established = true;
+        self.conflate = s.policy == spate_proto::Policy::Conflate;
         self.epoch = s.epoch;
         self.snapshot_until = None;
         let backlog_start = if s.first_seq > 0 {
@@ -180,7 +186,7 @@ impl Tracker {
         if m.epoch != self.epoch {
             self.epoch = m.epoch;
         } else if m.seq < self.next_seq {
-            return false;
+            return self.conflate;
         }
         self.next_seq = m.seq + 1;
         true
@@ -263,6 +269,17 @@ mod tests {
         );
         assert!(!t.admit(&msg(7, 12)), "duplicate must be dropped");
         assert!(t.admit(&msg(7, 13)));
+    }
+
+    #[test]
+    fn conflate_keys_out_of_seq_order_are_not_duplicates() {
+        let mut t = Tracker::new(1, Text::from("t"), Start::New);
+        let mut s = subscribed(StartStatus::Live, 7, 0, 10);
+        s.policy = Policy::Conflate;
+        t.on_subscribed(&s, Start::New);
+        assert!(t.admit(&msg(7, 14)));
+        assert!(t.admit(&msg(7, 12)), "another key's latest value");
+        assert_eq!(t.start(), Start::FromSeq { seq: 15, epoch: 7 });
     }
 
     #[test]

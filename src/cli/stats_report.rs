@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::metrics::fill_ratio;
+use crate::stats::fill_ratio;
 use crate::stats::{ConnectionStats, StatsSnapshot, SubscriptionStats};
 
 /// The previous snapshot and the time since it, for rates.
@@ -32,7 +32,7 @@ fn server(out: &mut String, s: &StatsSnapshot, prev: Previous<'_>) {
     };
     let _ = writeln!(
         out,
-        "spate {}  server {:016x}  up {}  {state}",
+        "spate {}  server {}  up {}  {state}",
         v.version,
         v.server_id,
         duration(v.uptime_secs)
@@ -232,6 +232,14 @@ pub fn duration(secs: u64) -> String {
 mod tests {
     use super::*;
     use crate::stats::TopicStats;
+
+    #[test]
+    fn the_server_id_reads_as_in_welcome_and_json() {
+        let mut s = StatsSnapshot::default();
+        s.server.server_id = 14_509_512_613_105_829_889;
+        let text = render(&s, None, 5);
+        assert!(text.contains("server 14509512613105829889 "), "{text}");
+    }
 
     #[test]
     fn numbers_read_well() {
