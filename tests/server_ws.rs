@@ -416,3 +416,81 @@ async fn origins_are_checked() {
     })
     .await;
 }
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// One malformed vector over WebSocket (its bytes as one binary message);
+/// `Err` says how the reaction differed from what the file requires.
+async fn check_vector(addr: SocketAddr, v: &serde_json::Value) -> Result<(), String> {
+    let bytes = unhex(v["hex"].as_str().expect("hex"));
+    let want = &v["server"];
+    let mut c = try_connect(addr, None, None).await.map_err(|e| e.to_string())?;
+    if v["hello_first"].as_bool().expect("hello_first") {
+        c.hello().await;
+    }
+    c.send_message(Message::Binary(bytes.into())).await;
+    let reply = c
+        .try_recv()
+        .await
+        .ok_or_else(|| format!("closed without a reply ({:?})", c.close))?;
+    let mut fatal_code = None;
+    match (want["reply"].as_str().expect("reply"), &reply) {
+        ("ERROR", Frame::Error { code, reference, .. }) => {
+            let (wc, wr) = (want["error_code"].as_u64(), want["reference"].as_u64());
+            if (Some(u64::from(*code)), Some(u64::from(*reference))) != (wc, wr) {
+                return Err(format!("expected ERROR {wc:?} reference {wr:?}, got {reply:?}"));
+            }
+            fatal_code = Some(*code);
+        }
+        ("SUBSCRIBED", Frame::Subscribed(_)) | ("WELCOME", Frame::Welcome(_)) => {}
+        (w, _) => return Err(format!("expected {w}, got {reply:?}")),
+    }
+    match want["connection"].as_str().expect("connection") {
+        "closed" => {
+            let code = c.expect_close().await;
+            match fatal_code {
+                Some(f) if code != 4000 + f => Err(format!("close code {code}, want {}", 4000 + f)),
+                _ => Ok(()),
+            }
+        }
+        "open" => {
+            c.send(Frame::Ping(0x5eed)).await;
+            match c.try_recv().await {
+                Some(Frame::Pong(0x5eed)) => Ok(()),
+                other => Err(format!("expected PONG, got {other:?} (close {:?})", c.close)),
+            }
+        }
+        other => panic!("unknown connection reaction {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_malformed_vector_gets_the_same_reaction_over_websocket() {
+    let srv = start().await;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/vectors.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("vectors.json")).unwrap();
+    let vecs = v["malformed"].as_array().expect("malformed array");
+    assert!(vecs.len() >= 50);
+    let mut failures = Vec::new();
+    for m in vecs {
+        if let Err(e) = check_vector(srv.ws, m).await {
+            failures.push(format!("`{}`: {e}", m["id"].as_str().unwrap_or("?")));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} vectors got the wrong reaction over WebSocket:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    wait_for("connections closed", STEP, || {
+        srv.broker.connection_count() == 0
+    })
+    .await;
+}
