@@ -244,7 +244,8 @@ async fn pubsub_between_websocket_and_tcp_both_ways() {
     assert_eq!(ws.protocol.as_deref(), Some("spate.v1"));
     ws.hello().await;
     let mut tcp = RawClient::connect(srv.tcp).await;
-    tcp.subscribe(1, "to.tcp", SubscribeOptions::default()).await;
+    tcp.subscribe(1, "to.tcp", SubscribeOptions::default())
+        .await;
     ws.subscribe(2, "to.ws").await;
 
     // WebSocket → TCP, acknowledged.
@@ -391,7 +392,11 @@ async fn ping_is_answered_with_pong() {
 async fn origins_are_checked() {
     let srv = start().await;
     // No Origin (not a browser) and local pages are allowed.
-    for origin in [None, Some("http://localhost:5173"), Some("https://127.0.0.1")] {
+    for origin in [
+        None,
+        Some("http://localhost:5173"),
+        Some("https://127.0.0.1"),
+    ] {
         let mut c = try_connect(srv.ws, origin, None)
             .await
             .unwrap_or_else(|e| panic!("{origin:?} refused: {e}"));
@@ -429,7 +434,9 @@ fn unhex(s: &str) -> Vec<u8> {
 async fn check_vector(addr: SocketAddr, v: &serde_json::Value) -> Result<(), String> {
     let bytes = unhex(v["hex"].as_str().expect("hex"));
     let want = &v["server"];
-    let mut c = try_connect(addr, None, None).await.map_err(|e| e.to_string())?;
+    let mut c = try_connect(addr, None, None)
+        .await
+        .map_err(|e| e.to_string())?;
     if v["hello_first"].as_bool().expect("hello_first") {
         c.hello().await;
     }
@@ -440,10 +447,17 @@ async fn check_vector(addr: SocketAddr, v: &serde_json::Value) -> Result<(), Str
         .ok_or_else(|| format!("closed without a reply ({:?})", c.close))?;
     let mut fatal_code = None;
     match (want["reply"].as_str().expect("reply"), &reply) {
-        ("ERROR", Frame::Error { code, reference, .. }) => {
+        (
+            "ERROR",
+            Frame::Error {
+                code, reference, ..
+            },
+        ) => {
             let (wc, wr) = (want["error_code"].as_u64(), want["reference"].as_u64());
             if (Some(u64::from(*code)), Some(u64::from(*reference))) != (wc, wr) {
-                return Err(format!("expected ERROR {wc:?} reference {wr:?}, got {reply:?}"));
+                return Err(format!(
+                    "expected ERROR {wc:?} reference {wr:?}, got {reply:?}"
+                ));
             }
             fatal_code = Some(*code);
         }
@@ -462,7 +476,10 @@ async fn check_vector(addr: SocketAddr, v: &serde_json::Value) -> Result<(), Str
             c.send(Frame::Ping(0x5eed)).await;
             match c.try_recv().await {
                 Some(Frame::Pong(0x5eed)) => Ok(()),
-                other => Err(format!("expected PONG, got {other:?} (close {:?})", c.close)),
+                other => Err(format!(
+                    "expected PONG, got {other:?} (close {:?})",
+                    c.close
+                )),
             }
         }
         other => panic!("unknown connection reaction {other}"),

@@ -151,7 +151,11 @@ impl AsyncRead for ConnStream {
 macro_rules! delegate_write {
     ($t:ty, $tcp:pat => $tw:ident, $ws:pat => $ww:ident) => {
         impl AsyncWrite for $t {
-            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                b: &[u8],
+            ) -> Poll<io::Result<usize>> {
                 match self.get_mut() {
                     $tcp => Pin::new($tw).poll_write(cx, b),
                     $ws => Pin::new($ww).poll_write(cx, b),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use spate_proto::{ErrorCode, Frame, RefKind, SubscribeOptions};
 
 use crate::broker::BrokerError;
-use crate::queue::subscriber::Scheduler;
 use crate::conn::session::Session;
+use crate::queue::subscriber::Scheduler;
 
 /// Handles SUBSCRIBE.
 pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &SubscribeOptions) {

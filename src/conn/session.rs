@@ -121,10 +121,7 @@ impl Session {
     /// Hands a run of publishes to the broker (overfilled `block` queues
     /// are remembered for [`Self::wait_blocked`]); returns one result per
     /// publish in a reused list to give back with [`Self::recycle_results`].
-    pub fn publish_many(
-        &mut self,
-        pubs: &[PublishRef<'_>],
-    ) -> Vec<Result<Published, BrokerError>> {
+    pub fn publish_many(&mut self, pubs: &[PublishRef<'_>]) -> Vec<Result<Published, BrokerError>> {
         let mut results = std::mem::take(&mut self.results);
         self.broker
             .publish_many(pubs, &mut results, &mut self.blocked, &mut self.scratch);

@@ -69,11 +69,25 @@ where
     let hello = match first {
         Err(_) => {
             let msg = format!("no HELLO within {} ms", cfg.timeouts.hello_ms);
-            return refuse(wr, peer, ErrorCode::HelloRequired, msg, DisconnectReason::Timeout).await;
+            return refuse(
+                wr,
+                peer,
+                ErrorCode::HelloRequired,
+                msg,
+                DisconnectReason::Timeout,
+            )
+            .await;
         }
         Ok(None) | Ok(Some(Err(CodecError::Io(_)))) => return DisconnectReason::Client,
         Ok(Some(Err(CodecError::Decode(e)))) => {
-            return refuse(wr, peer, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
+            return refuse(
+                wr,
+                peer,
+                e.code(),
+                e.to_string(),
+                DisconnectReason::ProtocolError,
+            )
+            .await
         }
         Ok(Some(Ok((op, body)))) => match Frame::decode_request(op, body) {
             Ok(Frame::Hello(h)) => h,
@@ -252,7 +266,11 @@ const LINGER_MAX_READS: usize = 4096;
 /// reset the connection and throw away output not yet delivered — the
 /// client would lose the end of the stream, even the ERROR saying why it
 /// was closed.
-async fn linger<R: AsyncRead + Unpin>(rd: &mut R, until: Instant, stage: &mut watch::Receiver<Stage>) {
+async fn linger<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    until: Instant,
+    stage: &mut watch::Receiver<Stage>,
+) {
     use tokio::io::AsyncReadExt;
     let mut sink = [0u8; 4096];
     let mut shutting_down = *stage.borrow_and_update() != Stage::Running;

@@ -119,9 +119,7 @@ fn on_request(
     mut resp: Response,
 ) -> Result<Response, ErrorResponse> {
     if let Some(origin) = req.headers().get("origin") {
-        let ok = origin
-            .to_str()
-            .is_ok_and(|o| origin_allowed(allowed, o));
+        let ok = origin.to_str().is_ok_and(|o| origin_allowed(allowed, o));
         if !ok {
             let mut e = ErrorResponse::new(Some("origin not allowed\n".into()));
             *e.status_mut() = StatusCode::FORBIDDEN;
@@ -169,10 +167,14 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
     };
     let after = &rest[host.len()..];
     let port_ok = after.is_empty()
-        || after
-            .strip_prefix(':')
-            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    port_ok && matches!(host.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+        || after.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        });
+    port_ok
+        && matches!(
+            host.to_ascii_lowercase().as_str(),
+            "localhost" | "127.0.0.1" | "[::1]"
+        )
 }
 
 /// Why the server closes, chosen by the read side (which saw the cause)
@@ -256,13 +258,15 @@ impl WsReader {
                     if let Some(at) = cut_frame_at(&b, this.max_frame) {
                         // Whole frames before the cut are still handled.
                         b.truncate(at);
-                        this.shared.set(1002, "a frame does not end within its message");
+                        this.shared
+                            .set(1002, "a frame does not end within its message");
                         this.done = true;
                     }
                     this.cur = b;
                 }
                 Some(Ok(Message::Text(_))) => {
-                    this.shared.set(1003, "text messages are not part of the spate protocol");
+                    this.shared
+                        .set(1003, "text messages are not part of the spate protocol");
                     this.done = true;
                 }
                 // tungstenite answers pings itself.
@@ -345,7 +349,8 @@ fn ending_code(msg: &[u8]) -> Option<u16> {
         0xE0 if body.len() >= 6 => {
             let code = u16::from_be_bytes([body[0], body[1]]);
             let reference = u32::from_be_bytes([body[2], body[3], body[4], body[5]]);
-            let fatal = (100..200).contains(&code) || (code == ErrorCode::Internal as u16 && reference == 0);
+            let fatal = (100..200).contains(&code)
+                || (code == ErrorCode::Internal as u16 && reference == 0);
             fatal.then_some(4000 + code)
         }
         0xE1 => Some(1001),
