@@ -53,6 +53,7 @@ type Ws = WebSocketStream<TcpStream>;
 /// within `timeouts.hello_ms`, then the ordinary connection. Without a
 /// `permit` (the server is at `max_connections`) the client gets ERROR
 /// `TOO_MANY_CONNECTIONS` and a close instead.
+#[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
 pub async fn handle(
     sock: TcpStream,
     peer: SocketAddr,
@@ -111,6 +112,8 @@ pub async fn handle(
     }
 }
 
+// The result type is tungstenite's `Callback` signature.
+#[allow(clippy::result_large_err)]
 /// The handshake check: the Origin header (if any) must be allowed; the
 /// `spate.v1` subprotocol is selected if offered.
 fn on_request(
