@@ -2,9 +2,12 @@
 //!
 //! A standalone pub/sub broker. The module tree follows a message's path:
 //!
-//! - [`server`]: listener, one task pair per connection (reader, writer),
-//!   the per-connection outbox, graceful shutdown.
+//! - [`server`]: the TCP and WebSocket listeners, the connection loop
+//!   (handshake, reading frames; generic over the byte stream), graceful
+//!   shutdown.
 //! - [`commands`]: one file per client request (publish, subscribe, state…).
+//! - [`conn`]: per-connection state below the commands: the session, the
+//!   outbox and the writer task.
 //! - [`broker`]: shared state: topics (seq, epoch, history, state), the
 //!   subscription index, the memory budget, counters.
 //! - [`topics`]: topic-name rules and the wildcard subscription trie.
@@ -24,6 +27,7 @@ pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conn;
 pub mod logging;
 pub mod queue;
 pub mod server;

@@ -147,6 +147,8 @@ pub struct BenchConfig {
     pub timeout: Duration,
     /// The broker's pid, to sample its CPU and memory (optional).
     pub broker_pid: Option<u32>,
+    /// spate only: connect over WebSocket (`ws://addr/`) instead of TCP.
+    pub ws: bool,
 }
 
 mod millis {
@@ -178,6 +180,7 @@ impl BenchConfig {
             idle: Duration::from_secs(2),
             timeout: Duration::from_secs(60),
             broker_pid: None,
+            ws: false,
         }
     }
 }

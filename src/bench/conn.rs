@@ -1,13 +1,21 @@
 //! Connection plumbing shared by publishers and subscribers: connect
 //! (loopback, `TCP_NODELAY`), run the adapter's handshake, subscribe and
 //! wait for every confirmation, and [`ReadBuf`], the reusable receive
-//! buffer the parsers work on.
+//! buffer the parsers work on. spate can also be reached over WebSocket
+//! ([`ConnStream::Ws`], the server's own adapter used as a client): the
+//! same bytes, each flushed write one binary message.
 
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::server::ws::{WsReader, WsWriter};
 
 use crate::bench::config::{BrokerKind, SubOptions};
 use crate::bench::error::BenchError;
@@ -76,10 +84,105 @@ impl ReadBuf {
     }
 }
 
+/// A connection's byte stream: TCP, or WebSocket (spate only).
+pub enum ConnStream {
+    /// Plain TCP.
+    Tcp(TcpStream),
+    /// WebSocket: both halves of the adapter.
+    Ws(WsReader, WsWriter),
+}
+
+/// The read half of a [`ConnStream`].
+pub enum ConnRead {
+    /// Plain TCP.
+    Tcp(OwnedReadHalf),
+    /// WebSocket.
+    Ws(WsReader),
+}
+
+/// The write half of a [`ConnStream`]; over WebSocket, each flush sends
+/// what was written since as one message.
+pub enum ConnWrite {
+    /// Plain TCP.
+    Tcp(OwnedWriteHalf),
+    /// WebSocket.
+    Ws(WsWriter),
+}
+
+impl ConnStream {
+    /// Splits into halves owned by separate tasks.
+    pub fn into_split(self) -> (ConnRead, ConnWrite) {
+        match self {
+            ConnStream::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (ConnRead::Tcp(r), ConnWrite::Tcp(w))
+            }
+            ConnStream::Ws(r, w) => (ConnRead::Ws(r), ConnWrite::Ws(w)),
+        }
+    }
+}
+
+macro_rules! delegate_read {
+    ($t:ty, $($v:ident),*) => {
+        impl AsyncRead for $t {
+            fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() {
+                    $(Self::$v(r, ..) => Pin::new(r).poll_read(cx, buf),)*
+                }
+            }
+        }
+    };
+}
+delegate_read!(ConnRead, Tcp, Ws);
+
+impl AsyncRead for ConnStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ConnStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            ConnStream::Ws(r, _) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+macro_rules! delegate_write {
+    ($t:ty, $tcp:pat => $tw:ident, $ws:pat => $ww:ident) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                b: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                match self.get_mut() {
+                    $tcp => Pin::new($tw).poll_write(cx, b),
+                    $ws => Pin::new($ww).poll_write(cx, b),
+                }
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() {
+                    $tcp => Pin::new($tw).poll_flush(cx),
+                    $ws => Pin::new($ww).poll_flush(cx),
+                }
+            }
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                match self.get_mut() {
+                    $tcp => Pin::new($tw).poll_shutdown(cx),
+                    $ws => Pin::new($ww).poll_shutdown(cx),
+                }
+            }
+        }
+    };
+}
+delegate_write!(ConnWrite, ConnWrite::Tcp(w) => w, ConnWrite::Ws(w) => w);
+delegate_write!(ConnStream, ConnStream::Tcp(w) => w, ConnStream::Ws(_, w) => w);
+
 /// A connected, handshaken connection and its adapter.
 pub struct Conn {
     /// The socket.
-    pub stream: TcpStream,
+    pub stream: ConnStream,
     /// Its protocol adapter.
     pub wire: Wire,
     /// Bytes received after the handshake, not yet parsed.
@@ -95,6 +198,7 @@ pub async fn connect(
     opts: &SubOptions,
     role: Role,
     recv_buffer: Option<u32>,
+    ws: bool,
 ) -> Result<Conn, BenchError> {
     let cerr = |source| BenchError::Connect { addr, source };
     let socket = if addr.is_ipv4() {
@@ -111,6 +215,20 @@ pub async fn connect(
         .map_err(|_| BenchError::Timeout("connect"))?
         .map_err(cerr)?;
     stream.set_nodelay(true)?;
+    let stream = if ws {
+        let url = format!("ws://{addr}/");
+        let (ws, _) = tokio::time::timeout(
+            HANDSHAKE_TIMEOUT,
+            tokio_tungstenite::client_async(url, stream),
+        )
+        .await
+        .map_err(|_| BenchError::Timeout("WebSocket handshake"))?
+        .map_err(|e| BenchError::Refused(format!("WebSocket handshake: {e}")))?;
+        let (r, w) = crate::server::ws::split(ws, usize::MAX);
+        ConnStream::Ws(r, w)
+    } else {
+        ConnStream::Tcp(stream)
+    };
     let mut conn = Conn {
         stream,
         wire: Wire::new(kind, opts),
@@ -123,6 +241,7 @@ pub async fn connect(
     let mut out = Vec::new();
     conn.wire.hello(role, &mut out);
     conn.stream.write_all(&out).await?;
+    conn.stream.flush().await?;
     tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.await_units("handshake", 1, true))
         .await
         .map_err(|_| BenchError::Timeout("handshake"))??;
@@ -145,6 +264,7 @@ impl Conn {
         let mut out = Vec::new();
         let want = self.wire.subscribe(&subs, &mut out);
         self.stream.write_all(&out).await?;
+        self.stream.flush().await?;
         tokio::time::timeout(limit, self.await_units("subscribe", want, false))
             .await
             .map_err(|_| BenchError::Timeout("subscribe confirmations"))?
@@ -175,6 +295,7 @@ impl Conn {
             }
             if !replies.is_empty() {
                 self.stream.write_all(&replies).await?;
+                self.stream.flush().await?;
                 replies.clear();
             }
             if got >= want {

@@ -42,6 +42,8 @@ pub struct Ctx {
     pub timeout: Duration,
     /// Hard end of the phase.
     pub deadline: Instant,
+    /// Connect over WebSocket.
+    pub ws: bool,
 }
 
 impl Ctx {
@@ -55,6 +57,7 @@ impl Ctx {
             idle: cfg.idle,
             timeout: cfg.timeout,
             deadline: Instant::now() + cfg.timeout,
+            ws: cfg.ws,
         }
     }
 }

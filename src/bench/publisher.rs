@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::bench::conn::{self, ReadBuf, READ_BUF};
+use crate::bench::conn::{self, ConnRead, ReadBuf, READ_BUF};
 use crate::bench::error::BenchError;
 use crate::bench::phase::Ctx;
 use crate::bench::stamp::{self, now_ns, Stamp};
@@ -68,6 +67,7 @@ pub async fn run(
         &ctx.sub_options,
         Role::Publisher,
         None,
+        ctx.ws,
     )
     .await
     {
@@ -131,14 +131,14 @@ pub async fn run(
                 next_topic = 0;
             }
         }
-        if let Err(e) = wr.write_all(&buf).await {
+        if let Err(e) = write_flush(&mut wr, &buf).await {
             out.errors.push(format!("publish write: {e}"));
             break;
         }
         buf.clear();
     }
     out.finished_ns = now_ns();
-    if has_flush && out.errors.is_empty() && wr.write_all(&flush).await.is_ok() {
+    if has_flush && out.errors.is_empty() && write_flush(&mut wr, &flush).await.is_ok() {
         let wait = ctx.deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(wait, pong_rx).await {
             Ok(Ok(())) => out.finished_ns = now_ns(),
@@ -156,10 +156,17 @@ pub async fn run(
     out
 }
 
+/// Writes `b` and flushes it (one message over WebSocket; a no-op flush
+/// over TCP).
+async fn write_flush(wr: &mut conn::ConnWrite, b: &[u8]) -> std::io::Result<()> {
+    wr.write_all(b).await?;
+    wr.flush().await
+}
+
 /// Reads and discards the broker's replies; signals the first PONG (the
 /// final flush) and returns the errors the broker sent.
 async fn drain(
-    mut rd: OwnedReadHalf,
+    mut rd: ConnRead,
     mut rbuf: ReadBuf,
     mut wire: Wire,
     pong: oneshot::Sender<()>,

@@ -68,6 +68,9 @@ fn validate(cfg: &BenchConfig) -> Result<(), BenchError> {
     if !cfg.addr.ip().is_loopback() {
         return bad(format!("{} is not a loopback address", cfg.addr));
     }
+    if cfg.ws && cfg.broker != BrokerKind::Spate {
+        return bad("--ws is for spate only".into());
+    }
     if cfg.broker == BrokerKind::Forwarder
         && !matches!(cfg.scenario, Scenario::Fanout | Scenario::Latency)
     {

@@ -72,6 +72,7 @@ pub async fn run(
             &ctx.sub_options,
             Role::Subscriber,
             slow.map(|_| SLOW_RECV_BUFFER),
+            ctx.ws,
         )
         .await?;
         c.subscribe(&plan.patterns, ctx.timeout).await?;
@@ -155,6 +156,7 @@ async fn receive(
         c.rbuf.consume(used);
         if !replies.is_empty() {
             c.stream.write_all(&replies).await?;
+            c.stream.flush().await?;
             replies.clear();
         }
         idle_until = Instant::now() + ctx.idle;

@@ -56,6 +56,25 @@ async fn fanout_against_spate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_against_spate_over_websocket() {
+    let mut cfg = Config::default();
+    cfg.server.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.server.ws_listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.server.admin_enabled = false;
+    let server = Server::bind(Arc::new(cfg)).await.unwrap();
+    let addr = server.ws_local_addr().unwrap();
+    tokio::spawn(server.run(std::future::pending()));
+    let mut c = config(Scenario::Fanout, BrokerKind::Spate, addr);
+    c.ws = true;
+    c.publishers = 2;
+    c.subscribers = 3;
+    c.payload = 100;
+    let r = super::run(&c, 2).await.unwrap();
+    assert_complete(&r);
+    assert_eq!(r.phases[0].delivered, 18_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_topics_and_wildcards_against_spate() {
     let addr = spate_server().await;
     let mut c = config(Scenario::ManyTopics, BrokerKind::Spate, addr);

@@ -93,6 +93,10 @@ pub struct Common {
     /// spate: most messages per MESSAGE_BATCH frame.
     #[arg(long)]
     pub max_batch: Option<u16>,
+    /// spate: connect over WebSocket (`ws://ADDR/`, the server's
+    /// `--ws-listen`; default address 127.0.0.1:7413) instead of TCP.
+    #[arg(long)]
+    pub ws: bool,
 }
 
 /// `spate bench fanout`.
@@ -268,7 +272,11 @@ fn spate_server_env() -> anyhow::Result<Option<SocketAddr>> {
 
 fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {
     let mut cfg = BenchConfig::new(scenario, c.broker);
-    cfg.addr = c.addr.unwrap_or(c.broker.default_addr());
+    cfg.addr = c.addr.unwrap_or(match c.ws {
+        true => SocketAddr::from(([127, 0, 0, 1], 7413)),
+        false => c.broker.default_addr(),
+    });
+    cfg.ws = c.ws;
     cfg.publishers = c.publishers;
     cfg.messages = c.messages.unwrap_or(messages);
     cfg.payload = c.payload.unwrap_or(payload);

@@ -122,6 +122,7 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
         _ => anyhow::Error::new(e),
     })?;
     let listen = server.local_addr();
+    let ws_addr = server.ws_local_addr();
     let broker = server.broker();
     let admin_listener = match cfg.server.admin_enabled {
         true => Some(
@@ -164,9 +165,11 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
     tokio::spawn(signals.handle(stop_tx, drain));
 
     let admin_text = admin_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let ws_text = ws_addr.map_or_else(|| "off".to_owned(), |a| a.to_string());
     tracing::info!(
         listen = %listen,
         admin = %admin_text,
+        ws = %ws_text,
         config = %file.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string()),
         version = env!("CARGO_PKG_VERSION"),
         "spate ready"

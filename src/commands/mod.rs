@@ -9,21 +9,21 @@ pub mod unsubscribe;
 
 use spate_proto::{ErrorCode, Frame, PublishRef};
 
-use crate::server::session::{Fatal, Session};
+use crate::conn::session::{Fatal, Session};
 
 /// Executes one request. `Err` means the connection must close.
 ///
-/// Publishes are not executed at once but gathered in
-/// `Session::pending_pubs`; [`flush`] hands them to the broker together,
+/// Publishes are not executed at once but gathered in the session
+/// ([`Session::push_pending`]); [`flush`] hands them to the broker together,
 /// and runs before any other request so replies keep their order.
 pub async fn apply(s: &mut Session, frame: Frame) -> Result<(), Fatal> {
     match frame {
         Frame::Publish(p) => {
-            s.pending_pubs.push(p);
+            s.push_pending(p);
             return Ok(());
         }
         Frame::PublishBatch(v) => {
-            s.pending_pubs.extend(v);
+            s.extend_pending(v);
             return Ok(());
         }
         _ => flush(s).await,
@@ -86,12 +86,11 @@ pub async fn flush(s: &mut Session) {
 /// follow them in the stream, read in place from the receive buffer — as
 /// one run, collected into one list.
 pub async fn flush_with<'a>(s: &mut Session, more: impl IntoIterator<Item = PublishRef<'a>>) {
-    let mut pending = std::mem::take(&mut s.pending_pubs);
+    let pending = s.take_pending();
     let mut run: Vec<PublishRef<'_>> = pending.iter().map(PublishRef::from).collect();
     for p in more {
         run.push(p);
     }
     publish::apply_many(s, &run).await;
-    pending.clear();
-    s.pending_pubs = pending;
+    s.restore_pending(pending);
 }

@@ -4,7 +4,7 @@
 
 use spate_proto::Frame;
 
-use crate::server::session::Session;
+use crate::conn::session::Session;
 
 /// Answers a client PING.
 pub async fn apply(s: &mut Session, token: u64) {

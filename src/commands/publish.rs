@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use spate_proto::{ErrorCode, Frame, PublishRef};
 
-use crate::server::session::Session;
+use crate::conn::session::Session;
 
 /// A run of consecutive publishes (PUBLISH frames and PUBLISH_BATCH
 /// entries), processed in order.
@@ -16,7 +16,7 @@ pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
         return;
     }
     s.pace(pubs.len() as u64).await;
-    if s.draining {
+    if s.is_draining() {
         for p in pubs {
             s.queue_reply(&Frame::error(
                 ErrorCode::NotAllowed,
@@ -28,9 +28,7 @@ pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
         return;
     }
     let started = pubs.iter().any(|p| p.ack).then(Instant::now);
-    let mut results = std::mem::take(&mut s.results);
-    s.broker
-        .publish_many(pubs, &mut results, &mut s.blocked, &mut s.scratch);
+    let mut results = s.publish_many(pubs);
     let mut payload_bytes = 0;
     let (mut accepted, mut acked) = (0, 0);
     for (p, r) in pubs.iter().zip(results.drain(..)) {
@@ -52,7 +50,7 @@ pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
             Err(e) => s.queue_reject(p.request_id, &e),
         }
     }
-    s.results = results;
+    s.recycle_results(results);
     s.count_in(accepted, payload_bytes);
     if let Some(t) = started {
         s.record_acks(t, acked);

@@ -3,14 +3,14 @@
 
 use spate_proto::{ErrorCode, Frame};
 
-use crate::server::session::Session;
+use crate::conn::session::Session;
 
 /// Most entries one STATE_LIST_REPLY carries.
 const MAX_LIST: usize = 10_000;
 
 /// Handles one state request.
 pub async fn apply(s: &mut Session, frame: Frame) {
-    let broker = s.broker.clone();
+    let broker = s.broker().clone();
     let (request_id, result) = match &frame {
         Frame::StatePut {
             request_id,
@@ -19,10 +19,10 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             condition,
             value,
         } => {
-            if s.draining {
+            if s.is_draining() {
                 return refuse(s, *request_id).await;
             }
-            let r = broker.state_put(topic, key, *condition, value, &mut s.blocked);
+            let r = broker.state_put(topic, key, *condition, value, s.blocked_mut());
             (*request_id, r.map(Frame::StateReply))
         }
         Frame::StateDel {
@@ -31,10 +31,10 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             key,
             condition,
         } => {
-            if s.draining {
+            if s.is_draining() {
                 return refuse(s, *request_id).await;
             }
-            let r = broker.state_del(topic, key, *condition, &mut s.blocked);
+            let r = broker.state_del(topic, key, *condition, s.blocked_mut());
             (*request_id, r.map(Frame::StateReply))
         }
         Frame::StateGet {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use spate_proto::{ErrorCode, Frame, RefKind, SubscribeOptions};
 
 use crate::broker::BrokerError;
+use crate::conn::session::Session;
 use crate::queue::subscriber::Scheduler;
-use crate::server::session::Session;
 
 /// Handles SUBSCRIBE.
 pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &SubscribeOptions) {
-    if s.draining {
+    if s.is_draining() {
         s.reply(Frame::error_about(
             ErrorCode::NotAllowed,
             RefKind::Subscription,
@@ -22,9 +22,9 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         .await;
         return;
     }
-    let max = s.broker.config.limits.max_subscriptions_per_connection;
+    let max = s.broker().config.limits.max_subscriptions_per_connection;
     let err = {
-        let subs = s.conn.subs.lock();
+        let subs = s.conn().subs.lock();
         if subs.contains_key(&sub_id) {
             Some(BrokerError::DuplicateSubscription(sub_id))
         } else if subs.len() >= max as usize {
@@ -37,11 +37,11 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         reject(s, sub_id, &e).await;
         return;
     }
-    let sched: Arc<dyn Scheduler> = s.outbox.clone();
-    match s.broker.subscribe_held(sub_id, pattern, options, sched) {
+    let sched: Arc<dyn Scheduler> = s.outbox().clone();
+    match s.broker().subscribe_held(sub_id, pattern, options, sched) {
         Ok((q, subscribed)) => {
-            tracing::debug!(conn = s.conn.id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
-            s.conn.subs.lock().insert(sub_id, q.clone());
+            tracing::debug!(conn = s.conn().id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
+            s.conn().subs.lock().insert(sub_id, q.clone());
             // SUBSCRIBED travels with the other replies, in request order;
             // only once it is queued may the writer see the queue, so the
             // subscription's deliveries (backlog first) follow it.

@@ -4,14 +4,14 @@
 use spate_proto::Frame;
 
 use crate::broker::BrokerError;
-use crate::server::session::Session;
+use crate::conn::session::Session;
 
 /// Handles UNSUBSCRIBE.
 pub async fn apply(s: &mut Session, sub_id: u32) {
-    let q = s.conn.subs.lock().remove(&sub_id);
+    let q = s.conn().subs.lock().remove(&sub_id);
     match q {
         Some(q) => {
-            s.broker.unsubscribe(&q);
+            s.broker().unsubscribe(&q);
             s.reply(Frame::Unsubscribed { sub_id }).await;
         }
         None => {

@@ -8,6 +8,7 @@
 //! | `--config` | `SPATE_CONFIG` | (the file to read) |
 //! | `--listen` | `SPATE_LISTEN` | `server.listen` |
 //! | `--admin-listen` | `SPATE_ADMIN_LISTEN` | `server.admin_listen` |
+//! | `--ws-listen` | `SPATE_WS_LISTEN` | `server.ws_listen` |
 //! | `--no-admin` | `SPATE_NO_ADMIN` | `server.admin_enabled = false` |
 //! | `--max-connections` | `SPATE_MAX_CONNECTIONS` | `limits.max_connections` |
 //! | `--max-frame` | `SPATE_MAX_FRAME` | `limits.max_frame_bytes` |
@@ -52,6 +53,11 @@ pub struct ConfigFlags {
     /// Admin HTTP listener address (/metrics, /healthz, /readyz, /v1/stats).
     #[arg(long, env = "SPATE_ADMIN_LISTEN", value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
+
+    /// WebSocket listener address (the same protocol over WebSocket; off
+    /// unless given here or in the file).
+    #[arg(long, env = "SPATE_WS_LISTEN", value_name = "ADDR")]
+    pub ws_listen: Option<SocketAddr>,
 
     /// Do not start the admin HTTP listener.
     #[arg(long, env = "SPATE_NO_ADMIN", value_parser = BoolishValueParser::new())]
@@ -146,6 +152,10 @@ impl ConfigFlags {
             cfg.server.admin_listen,
             "server.admin_listen"
         );
+        if let Some(a) = self.ws_listen {
+            cfg.server.ws_listen = Some(a);
+            set.push("server.ws_listen");
+        }
         if self.no_admin {
             cfg.server.admin_enabled = false;
             set.push("server.admin_enabled");

@@ -37,6 +37,13 @@ pub struct ServerConfig {
     pub admin_listen: SocketAddr,
     /// Serve the admin HTTP listener at all.
     pub admin_enabled: bool,
+    /// WebSocket listener carrying the same protocol (protocol.md, WebSocket
+    /// transport); off when unset.
+    pub ws_listen: Option<SocketAddr>,
+    /// Origins a WebSocket handshake may come from (exact
+    /// `scheme://host[:port]`, or `*` for any). Empty: requests without an
+    /// Origin header and http(s) origins on localhost/127.0.0.1 only.
+    pub ws_allowed_origins: Vec<String>,
 }
 
 /// Limits.
@@ -162,6 +169,8 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:7411".parse().expect("literal address"),
             admin_listen: "127.0.0.1:7412".parse().expect("literal address"),
             admin_enabled: true,
+            ws_listen: None,
+            ws_allowed_origins: Vec::new(),
         }
     }
 }

@@ -39,6 +39,22 @@ fn listeners(cfg: &Config, p: &mut Vec<Problem>) {
             format!("is the same address as server.listen ({})", s.listen),
         ));
     }
+    if let Some(ws) = s.ws_listen.filter(|a| a.port() != 0) {
+        if ws == s.listen || (s.admin_enabled && ws == s.admin_listen) {
+            p.push(Problem::new(
+                "server.ws_listen",
+                format!("{ws} is already used by server.listen or server.admin_listen"),
+            ));
+        }
+    }
+    for o in &s.ws_allowed_origins {
+        if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+            p.push(Problem::new(
+                "server.ws_allowed_origins",
+                format!("{o:?} is neither \"*\" nor an http:// or https:// origin"),
+            ));
+        }
+    }
 }
 
 fn limits(cfg: &Config, p: &mut Vec<Problem>) {

@@ -1,6 +1,11 @@
 //! One client connection, from accept to close: the HELLO/WELCOME
 //! handshake, then the read loop that decodes frames and runs commands,
 //! with the writer task ([`super::writer`]) running beside it.
+//!
+//! [`serve`] is the one seam for transports: it takes any byte stream
+//! (a read half and a write half). TCP ([`handle`]) and WebSocket
+//! ([`super::ws`]) are its callers; everything above the bytes (sessions,
+//! policies, limits, metrics) is shared.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,24 +16,24 @@ use futures::FutureExt;
 use spate_proto::{
     Codec, CodecError, DecodeError, ErrorCode, Frame, RawCodec, Text, Welcome, PROTOCOL_VERSION,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::outbox::Outbox;
-use super::reader::FrameReader;
-use super::session::Session;
-use super::{writer, Stage};
+use super::reader::{FrameReader, ReadSource};
+use super::Stage;
 use crate::broker::{Broker, ConnInfo, DisconnectReason};
 use crate::commands;
+use crate::conn::outbox::Outbox;
+use crate::conn::session::Session;
+use crate::conn::writer;
 
 /// The receive side: its buffer exists only while the client is sending
 /// ([`FrameReader`]), so idle connections stay cheap.
-type Frames = FrameReader;
+type Frames<R> = FrameReader<R>;
 
-/// Serves one accepted socket until it closes; returns why it closed.
+/// Serves one accepted TCP socket until it closes; returns why it closed.
 pub async fn handle(
     stream: TcpStream,
     peer: SocketAddr,
@@ -36,7 +41,25 @@ pub async fn handle(
     stage: watch::Receiver<Stage>,
 ) -> DisconnectReason {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    serve(rd, wr, peer, broker, stage).await
+}
+
+/// Serves one connection over any byte stream until it closes; returns why
+/// it closed. `wr` must deliver what was written by the time a `flush`
+/// completes, and `shutdown` ends the stream (a FIN for TCP, a close frame
+/// for WebSocket).
+pub async fn serve<R, W>(
+    rd: R,
+    mut wr: W,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    stage: watch::Receiver<Stage>,
+) -> DisconnectReason
+where
+    R: ReadSource + AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let cfg = broker.config.clone();
     let codec = RawCodec(Codec::new(cfg.limits.max_frame_bytes as usize));
     let mut frames = FrameReader::new(rd, codec);
@@ -46,11 +69,25 @@ pub async fn handle(
     let hello = match first {
         Err(_) => {
             let msg = format!("no HELLO within {} ms", cfg.timeouts.hello_ms);
-            return refuse(wr, ErrorCode::HelloRequired, msg, DisconnectReason::Timeout).await;
+            return refuse(
+                wr,
+                peer,
+                ErrorCode::HelloRequired,
+                msg,
+                DisconnectReason::Timeout,
+            )
+            .await;
         }
         Ok(None) | Ok(Some(Err(CodecError::Io(_)))) => return DisconnectReason::Client,
         Ok(Some(Err(CodecError::Decode(e)))) => {
-            return refuse(wr, e.code(), e.to_string(), DisconnectReason::ProtocolError).await
+            return refuse(
+                wr,
+                peer,
+                e.code(),
+                e.to_string(),
+                DisconnectReason::ProtocolError,
+            )
+            .await
         }
         Ok(Some(Ok((op, body)))) => match Frame::decode_request(op, body) {
             Ok(Frame::Hello(h)) => h,
@@ -61,6 +98,7 @@ pub async fn handle(
                 );
                 return refuse(
                     wr,
+                    peer,
                     ErrorCode::HelloRequired,
                     msg,
                     DisconnectReason::ProtocolError,
@@ -73,7 +111,7 @@ pub async fn handle(
                     _ => e.code(),
                 };
                 let msg = format!("expected HELLO: {e}");
-                return refuse(wr, code, msg, DisconnectReason::ProtocolError).await;
+                return refuse(wr, peer, code, msg, DisconnectReason::ProtocolError).await;
             }
         },
     };
@@ -84,6 +122,7 @@ pub async fn handle(
         );
         return refuse(
             wr,
+            peer,
             ErrorCode::UnsupportedVersion,
             msg,
             DisconnectReason::ProtocolError,
@@ -99,7 +138,11 @@ pub async fn handle(
         max_topic_len: cfg.limits.max_topic_len,
         ping_interval_ms: cfg.timeouts.ping_interval_ms as u32,
     });
-    if wr.write_all(&welcome.to_bytes()).await.is_err() {
+    let sent = async {
+        wr.write_all(&welcome.to_bytes()).await?;
+        wr.flush().await
+    };
+    if sent.await.is_err() {
         return DisconnectReason::IoError;
     }
 
@@ -223,7 +266,11 @@ const LINGER_MAX_READS: usize = 4096;
 /// reset the connection and throw away output not yet delivered — the
 /// client would lose the end of the stream, even the ERROR saying why it
 /// was closed.
-async fn linger(rd: &mut OwnedReadHalf, until: Instant, stage: &mut watch::Receiver<Stage>) {
+async fn linger<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    until: Instant,
+    stage: &mut watch::Receiver<Stage>,
+) {
     use tokio::io::AsyncReadExt;
     let mut sink = [0u8; 4096];
     let mut shutting_down = *stage.borrow_and_update() != Stage::Running;
@@ -250,29 +297,30 @@ async fn linger(rd: &mut OwnedReadHalf, until: Instant, stage: &mut watch::Recei
 }
 
 /// Writes one fatal ERROR before the session started and closes.
-async fn refuse(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
+async fn refuse<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    peer: SocketAddr,
     code: ErrorCode,
     message: String,
     reason: DisconnectReason,
 ) -> DisconnectReason {
-    let peer = wr.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     crate::log_limited!(warn, "conn.refused", %peer, %code, %message, "refusing connection before HELLO completed");
     let f = Frame::error(code, 0, message).to_bytes();
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         let _ = wr.write_all(&f).await;
+        let _ = wr.flush().await;
         let _ = wr.shutdown().await;
     })
     .await;
     reason
 }
 
-async fn read_loop(
+async fn read_loop<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     mut stage: watch::Receiver<Stage>,
 ) -> DisconnectReason {
-    let t = &s.broker.config.timeouts;
+    let t = &s.broker().config.timeouts;
     let ping_interval = Duration::from_millis(t.ping_interval_ms);
     let ping_timeout = Duration::from_millis(t.ping_timeout_ms.max(1));
     let tick_every = if t.ping_interval_ms == 0 {
@@ -287,24 +335,24 @@ async fn read_loop(
     let mut got_frame = false;
     let mut pinged = false;
     let mut ping_token = 0u64;
-    let drain_ms = s.broker.config.timeouts.shutdown_drain_ms as u32;
+    let drain_ms = s.broker().config.timeouts.shutdown_drain_ms as u32;
     loop {
         tokio::select! {
             biased;
-            _ = s.outbox.killed() => return DisconnectReason::SlowConsumer,
-            _ = s.outbox.writer_closed() => {
-                return if s.draining { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
+            _ = s.outbox().killed() => return DisconnectReason::SlowConsumer,
+            _ = s.outbox().writer_closed() => {
+                return if s.is_draining() { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
             }
             r = stage.changed() => {
                 let now = *stage.borrow_and_update();
                 if r.is_err() || now == Stage::Stop {
-                    s.outbox.kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
+                    s.outbox().kill_with(Frame::error(ErrorCode::ShuttingDown, 0, "server stopped: drain deadline passed").to_bytes());
                     return DisconnectReason::Shutdown;
                 }
-                if now == Stage::Draining && !s.draining {
-                    s.draining = true;
-                    s.outbox.send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
-                    s.outbox.finish();
+                if now == Stage::Draining && !s.is_draining() {
+                    s.set_draining();
+                    s.outbox().send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
+                    s.outbox().finish();
                 }
             }
             _ = tick.tick() => {
@@ -316,13 +364,13 @@ async fn read_loop(
                 }
                 let idle = now - last_rx;
                 if idle >= ping_timeout {
-                    s.outbox.kill_with(Frame::error(ErrorCode::IdleTimeout, 0, format!("no frame from the client for {} ms", ping_timeout.as_millis())).to_bytes());
+                    s.outbox().kill_with(Frame::error(ErrorCode::IdleTimeout, 0, format!("no frame from the client for {} ms", ping_timeout.as_millis())).to_bytes());
                     return DisconnectReason::Timeout;
                 }
                 if !ping_interval.is_zero() && idle >= ping_interval && !pinged {
                     pinged = true;
                     ping_token += 1;
-                    s.outbox.send_now(&Frame::Ping(ping_token));
+                    s.outbox().send_now(&Frame::Ping(ping_token));
                 }
             }
             f = frames.next() => {
@@ -345,7 +393,7 @@ async fn read_loop(
 /// it are still handled, then the ERROR is the last frame written.
 async fn fatal(s: &mut Session, code: ErrorCode, message: String) -> DisconnectReason {
     commands::flush(s).await;
-    s.outbox
+    s.outbox()
         .kill_with(Frame::error(code, 0, message).to_bytes());
     DisconnectReason::ProtocolError
 }
@@ -362,9 +410,9 @@ type Next = Option<Result<(u8, bytes::Bytes), CodecError>>;
 /// Handles `first` and every further frame already readable without
 /// waiting (up to [`MAX_RUN`]), then flushes the gathered publishes as one
 /// batch. Returns why the connection must end, if it must.
-async fn handle_frames(
+async fn handle_frames<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     first: Next,
 ) -> Option<DisconnectReason> {
     let mut next = first;
@@ -418,9 +466,9 @@ async fn handle_frames(
 /// Stops at any other frame, which the ordinary path then decodes (and
 /// reports, if it is bad), and within the run's limits (`max_frames` and
 /// `max_bytes`, both at least 1). Returns the frames and bytes taken.
-async fn publish_in_place(
+async fn publish_in_place<R: ReadSource + AsyncRead + Unpin>(
     s: &mut Session,
-    frames: &mut Frames,
+    frames: &mut Frames<R>,
     max_frames: usize,
     max_bytes: usize,
 ) -> (usize, usize) {

@@ -1,16 +1,14 @@
-//! The network side: [`Server`] binds the client listener and accepts
-//! connections (bounded by a semaphore); each connection runs a reader
-//! ([`connection`]) and a writer ([`writer`]) task around its [`Outbox`].
+//! The network side: [`Server`] binds the client listeners (TCP, and
+//! WebSocket if configured) and accepts connections (bounded by one
+//! semaphore); each connection runs a reader ([`connection`]) and a writer
+//! ([`crate::conn::writer`]) task around its [`Outbox`].
 //! On shutdown: stop accepting, GOAWAY to every client, drain until the
 //! deadline, then close what is left.
 
-pub mod batch;
 pub mod connection;
 pub mod nofile;
-pub mod outbox;
 pub mod reader;
-pub mod session;
-pub mod writer;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +21,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 
-pub use outbox::Outbox;
+pub use crate::conn::Outbox;
 
 use crate::broker::Broker;
 use crate::config::Config;
@@ -61,6 +59,7 @@ pub enum ServerError {
 /// A bound, not yet running, broker server.
 pub struct Server {
     listener: TcpListener,
+    ws_listener: Option<TcpListener>,
     broker: Arc<Broker>,
 }
 
@@ -69,8 +68,13 @@ impl Server {
     pub async fn bind(config: Arc<Config>) -> Result<Server, ServerError> {
         let addr = config.server.listen;
         let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        let ws_listener = match config.server.ws_listen {
+            Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
+            None => None,
+        };
         Ok(Server {
             listener,
+            ws_listener,
             broker: Arc::new(Broker::new(config)),
         })
     }
@@ -80,6 +84,11 @@ impl Server {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// The address the WebSocket listener actually bound, if it is on.
+    pub fn ws_local_addr(&self) -> Option<SocketAddr> {
+        self.ws_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The shared broker, for the admin listener and tests.
@@ -94,7 +103,11 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        let Server { listener, broker } = self;
+        let Server {
+            listener,
+            ws_listener,
+            broker,
+        } = self;
         let cfg = broker.config.clone();
         let (stage_tx, stage_rx) = watch::channel(Stage::Running);
         let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
@@ -106,6 +119,21 @@ impl Server {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
+                accepted = accept_opt(ws_listener.as_ref()) => match accepted {
+                    Ok((sock, peer)) => {
+                        broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let permit = permits.clone().try_acquire_owned().ok();
+                        if permit.is_none() {
+                            crate::log_limited!(warn, "conn.max", %peer, max = cfg.limits.max_connections, "WebSocket connection refused: at max_connections");
+                        }
+                        tracker.spawn(ws::handle(sock, peer, broker.clone(), stage_rx.clone(), permit));
+                    }
+                    Err(e) => {
+                        crate::log_limited!(warn, "accept", error = %e, "WebSocket accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
                 // Unconstrained: tokio's cooperative budget would make this
                 // task yield after 128 accepts and queue behind the handshakes
                 // it just spawned, while the kernel's accept queue fills up and
@@ -139,6 +167,7 @@ impl Server {
             }
         }
         drop(listener);
+        drop(ws_listener);
         broker.stop_accepting();
         let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
         tracing::info!(
@@ -160,6 +189,16 @@ impl Server {
         }
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// Accepts on `l`, or never resolves if there is no such listener.
+async fn accept_opt(
+    l: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -8,6 +8,9 @@
 
 use bytes::{Bytes, BytesMut};
 use spate_proto::{CodecError, RawCodec};
+use std::future::Future;
+use std::io;
+
 use tokio::net::tcp::OwnedReadHalf;
 use tokio_util::codec::Decoder;
 
@@ -21,16 +24,39 @@ const MIN_READ: usize = 4 * 1024;
 
 /// Frames from a socket, read into a buffer allocated on demand.
 #[derive(Debug)]
-pub struct FrameReader {
-    rd: OwnedReadHalf,
+pub struct FrameReader<R = OwnedReadHalf> {
+    rd: R,
     codec: RawCodec,
     buf: BytesMut,
     eof: bool,
 }
 
-impl FrameReader {
+/// What a [`FrameReader`] reads from: a transport's read half that can
+/// wait for input without a buffer and then take what arrived without
+/// waiting. TCP ([`OwnedReadHalf`]) and WebSocket
+/// ([`super::ws::WsReader`]) implement it.
+pub trait ReadSource: Send {
+    /// Resolves once input (or the end of the stream, or an error) is
+    /// there to take. Cancel-safe.
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> + Send;
+    /// Appends what can be read without waiting; `Ok(0)` is the end of the
+    /// stream, `WouldBlock` means nothing yet.
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize>;
+}
+
+impl ReadSource for OwnedReadHalf {
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>> + Send {
+        OwnedReadHalf::readable(self)
+    }
+
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        OwnedReadHalf::try_read_buf(self, buf)
+    }
+}
+
+impl<R: ReadSource> FrameReader<R> {
     /// A reader holding no buffer yet.
-    pub fn new(rd: OwnedReadHalf, codec: RawCodec) -> FrameReader {
+    pub fn new(rd: R, codec: RawCodec) -> FrameReader<R> {
         FrameReader {
             rd,
             codec,
@@ -40,7 +66,7 @@ impl FrameReader {
     }
 
     /// The socket's read half (to drain it while closing).
-    pub fn get_mut(&mut self) -> &mut OwnedReadHalf {
+    pub fn get_mut(&mut self) -> &mut R {
         &mut self.rd
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use spate_proto::{ErrorCode, Frame, Publish};
+use spate_proto::{ErrorCode, Frame, Publish, PublishRef};
 
 use super::outbox::Outbox;
 use crate::broker::{Broker, BrokerError, ConnInfo, PublishScratch, Published};
@@ -23,24 +23,25 @@ pub struct Fatal {
     pub message: String,
 }
 
-/// Request-side state of one connection.
+/// Request-side state of one connection. Its fields are private: the
+/// commands go through the methods below.
 pub struct Session {
     /// Shared broker.
-    pub broker: Arc<Broker>,
+    broker: Arc<Broker>,
     /// Where replies go.
-    pub outbox: Arc<Outbox>,
+    outbox: Arc<Outbox>,
     /// This connection's record.
-    pub conn: Arc<ConnInfo>,
+    conn: Arc<ConnInfo>,
     /// GOAWAY sent: new publishes and subscriptions are refused.
-    pub draining: bool,
+    draining: bool,
     /// `block` queues this connection's last publish overfilled.
-    pub blocked: Vec<Arc<SubscriberQueue>>,
+    blocked: Vec<Arc<SubscriberQueue>>,
     /// Publishes gathered from one socket read, handed over together.
-    pub pending_pubs: Vec<Publish>,
+    pending_pubs: Vec<Publish>,
     /// Reused buffers of the publish path.
-    pub scratch: PublishScratch,
+    scratch: PublishScratch,
     /// Reused per-message publish results.
-    pub results: Vec<Result<Published, BrokerError>>,
+    results: Vec<Result<Published, BrokerError>>,
     replies: BytesMut,
     pub_bucket: Option<TokenBucket>,
 }
@@ -61,6 +62,76 @@ impl Session {
             results: Vec::new(),
             replies: BytesMut::new(),
         }
+    }
+
+    /// The shared broker.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Where this connection's replies and deliveries wait for the writer.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
+    }
+
+    /// This connection's record (id, subscriptions, counters).
+    pub fn conn(&self) -> &Arc<ConnInfo> {
+        &self.conn
+    }
+
+    /// True once GOAWAY was sent: new publishes, subscriptions and state
+    /// writes are refused.
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Marks the session as draining (GOAWAY sent).
+    pub fn set_draining(&mut self) {
+        self.draining = true;
+    }
+
+    /// The `block` queues a request overfilled, for the broker to add to;
+    /// [`Self::wait_blocked`] then waits for them.
+    pub fn blocked_mut(&mut self) -> &mut Vec<Arc<SubscriberQueue>> {
+        &mut self.blocked
+    }
+
+    /// Gathers a publish for the next run (see `commands::flush`).
+    pub fn push_pending(&mut self, p: Publish) {
+        self.pending_pubs.push(p);
+    }
+
+    /// Gathers a PUBLISH_BATCH's entries for the next run.
+    pub fn extend_pending(&mut self, ps: Vec<Publish>) {
+        self.pending_pubs.extend(ps);
+    }
+
+    /// Takes the gathered publishes; give the (emptied) list back with
+    /// [`Self::restore_pending`] so its allocation is reused.
+    pub fn take_pending(&mut self) -> Vec<Publish> {
+        std::mem::take(&mut self.pending_pubs)
+    }
+
+    /// Returns the list [`Self::take_pending`] took, emptied.
+    pub fn restore_pending(&mut self, mut ps: Vec<Publish>) {
+        ps.clear();
+        self.pending_pubs = ps;
+    }
+
+    /// Hands a run of publishes to the broker (overfilled `block` queues
+    /// are remembered for [`Self::wait_blocked`]); returns one result per
+    /// publish in a reused list to give back with [`Self::recycle_results`].
+    pub fn publish_many(&mut self, pubs: &[PublishRef<'_>]) -> Vec<Result<Published, BrokerError>> {
+        let mut results = std::mem::take(&mut self.results);
+        self.broker
+            .publish_many(pubs, &mut results, &mut self.blocked, &mut self.scratch);
+        results
+    }
+
+    /// Gives back the list [`Self::publish_many`] returned (drained).
+    pub fn recycle_results(&mut self, mut results: Vec<Result<Published, BrokerError>>) {
+        results.clear();
+        self.results = results;
     }
 
     /// Sends a reply frame, after any queued ones (waits if the client is

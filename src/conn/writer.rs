@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spate_proto::{message_batch_header, message_header, Policy};
-use tokio::io::AsyncWriteExt as _;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 use tokio::time::Instant;
 
 use super::batch::WriteBatch;
@@ -40,9 +39,9 @@ const LAST_WORDS: Duration = Duration::from_secs(5);
 /// Runs until the outbox is finished and flushed, the connection is
 /// killed, or the socket fails. What the drained queues held goes back to
 /// `budget` once per round.
-pub async fn run(
+pub async fn run<W: AsyncWrite + Unpin>(
     outbox: Arc<Outbox>,
-    mut sock: OwnedWriteHalf,
+    mut sock: W,
     conn: Arc<ConnInfo>,
     budget: Arc<Budget>,
 ) {
@@ -100,7 +99,7 @@ pub async fn run(
             tokio::select! {
                 biased;
                 _ = outbox.killed() => break Exit::Killed,
-                r = batch.write_to(&mut sock) => if r.is_err() { break Exit::Io },
+                r = write_batch(&mut batch, &mut sock) => if r.is_err() { break Exit::Io },
             }
             conn.bytes_out.fetch_add(n, Relaxed);
         }
@@ -132,13 +131,24 @@ pub async fn run(
         if let Some(f) = outbox.kill_frame() {
             batch.put_slice(&f);
         }
-        let _ = tokio::time::timeout(LAST_WORDS, batch.write_to(&mut sock)).await;
+        let _ = tokio::time::timeout(LAST_WORDS, write_batch(&mut batch, &mut sock)).await;
     }
     if !matches!(exit, Exit::Io) {
         let _ = tokio::time::timeout(Duration::from_secs(1), sock.shutdown()).await;
     }
     outbox.closed.cancel();
     outbox.clear();
+}
+
+/// Writes the batch and flushes it: a no-op for TCP, the end of one
+/// message (holding whole frames) for WebSocket. Cancel-safe as
+/// [`WriteBatch::write_to`].
+async fn write_batch<W: AsyncWrite + Unpin>(
+    batch: &mut WriteBatch,
+    sock: &mut W,
+) -> std::io::Result<()> {
+    batch.write_to(sock).await?;
+    sock.flush().await
 }
 
 async fn sleep_until_opt(t: Option<Instant>) {

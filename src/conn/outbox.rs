@@ -142,7 +142,7 @@ impl Outbox {
     }
 
     /// Drops all references to queues (breaks queue ↔ outbox cycles).
-    pub(super) fn clear(&self) {
+    pub fn clear(&self) {
         let mut st = self.state.lock();
         st.ready.clear();
         st.control.clear();
