@@ -56,3 +56,13 @@ def test_wildcard_resumes_live() -> None:
     t.on_subscribed(subscribed(StartStatus.LIVE, 0, 0, 0), ("new", 0, 0))
     assert t.start() == ("new", 0, 0)
     assert t.admit(msg(3, 1)) and t.admit(msg(3, 1)), "wildcards span topics: no dedup by seq"
+
+
+def test_conflate_keys_out_of_seq_order_are_not_duplicates() -> None:
+    # With conflate + MAX_RATE keys take turns (protocol.md §10.4): a lower
+    # seq after a higher one is another key's latest value.
+    t = Tracker(1, "t", ("new", 0, 0))
+    t.on_subscribed(Subscribed(1, Policy.CONFLATE, 100, 1 << 20, StartStatus.LIVE, 7, 0, 10), ("new", 0, 0))
+    assert t.admit(msg(7, 14))
+    assert t.admit(msg(7, 12)), "another key's latest value"
+    assert t.start() == ("from", 15, 7)

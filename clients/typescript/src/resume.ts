@@ -38,6 +38,10 @@ export class Tracker {
   epoch = 0n;
   nextSeq = 0n;
   snapshotUntil: bigint | null = null;
+  /** Granted policy `conflate`: with a rate limit the server delivers keys
+   * in turn, so a lower seq after a higher one is another key's latest
+   * value, not a duplicate (protocol.md §10.4). */
+  conflate = false;
 
   constructor(
     readonly pattern: string,
@@ -59,6 +63,7 @@ export class Tracker {
     const resuming = this.established;
     const oldEpoch = requested.kind === "from_seq" ? requested.epoch : this.epoch;
     this.established = true;
+    this.conflate = s.policy === "conflate";
     this.epoch = s.epoch;
     this.snapshotUntil = null;
     const backlogStart = s.firstSeq > 0n ? s.firstSeq : s.lastSeq + 1n;
@@ -122,7 +127,7 @@ export class Tracker {
       this.snapshotUntil = null;
     }
     if (m.epoch !== this.epoch) this.epoch = m.epoch;
-    else if (m.seq < this.nextSeq) return false;
+    else if (m.seq < this.nextSeq) return this.conflate;
     this.nextSeq = m.seq + 1n;
     return true;
   }

@@ -60,3 +60,11 @@ test("a GAP advances the resume point", () => {
   t.onGap({ type: "gap", reason: "dropped_oldest", count: 4n, firstSeq: 11n, lastSeq: 14n, topic: "t" });
   assert.deepEqual(t.start(), { kind: "from_seq", seq: 15n, epoch: 7n });
 });
+
+test("conflate: keys out of seq order are not duplicates (protocol.md §10.4)", () => {
+  const t = new Tracker("t", { kind: "new" });
+  t.onSubscribed({ ...sub("live", 7n, 0n, 10n), policy: "conflate" }, { kind: "new" });
+  assert.ok(t.admit(msg(7n, 14n)));
+  assert.ok(t.admit(msg(7n, 12n)), "another key's latest value");
+  assert.deepEqual(t.start(), { kind: "from_seq", seq: 15n, epoch: 7n });
+});

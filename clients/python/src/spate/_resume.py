@@ -21,6 +21,7 @@ from .types import (
     Gap,
     GapReason,
     Message,
+    Policy,
     Resumed,
     ResumedLive,
     SnapshotRestarted,
@@ -50,6 +51,7 @@ class Tracker:
         self.established = False
         self.epoch = 0
         self.next_seq = 0
+        self.conflate = False
         self.snapshot_until: Optional[int] = None
 
     def start(self) -> Start:
@@ -67,6 +69,10 @@ class Tracker:
         resuming = self.established
         old_epoch = requested[2] if requested[0] == "from" else self.epoch
         self.established = True
+        # With conflate (and a rate limit) the server delivers keys in turn,
+        # so a lower seq after a higher one is another key's latest value,
+        # not a duplicate (protocol.md §10.4).
+        self.conflate = s.policy == Policy.CONFLATE
         self.epoch = s.epoch
         self.snapshot_until = None
         backlog_start = s.first_seq if s.first_seq > 0 else s.last_seq + 1
@@ -119,7 +125,7 @@ class Tracker:
         if m.epoch != self.epoch:
             self.epoch = m.epoch
         elif m.seq < self.next_seq:
-            return False
+            return self.conflate
         self.next_seq = m.seq + 1
         return True
 
