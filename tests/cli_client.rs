@@ -8,6 +8,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::cli::{run, spate_at, Output};
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -22,31 +23,7 @@ async fn start_with_history(n: u32) -> TestServer {
 }
 
 fn spate(srv: &TestServer) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spate"));
-    c.env("SPATE_SERVER", srv.addr.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
-}
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(cmd: &mut Command) -> Output {
-    let out = tokio::time::timeout(STEP, cmd.output())
-        .await
-        .expect("command did not finish")
-        .expect("spawn spate");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    spate_at(&srv.addr.to_string())
 }
 
 /// Pipes `lines` into `spate pub TOPIC` and returns its output.

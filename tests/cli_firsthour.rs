@@ -8,43 +8,15 @@ mod common;
 
 use std::process::Stdio;
 
+use common::cli::{run, spate_at};
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::process::Command;
 
-fn spate_at(addr: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_spate"));
-    c.env("SPATE_SERVER", addr)
-        .env_remove("SPATE_ADMIN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    c
-}
-
 fn spate(srv: &TestServer) -> Command {
     spate_at(&srv.addr.to_string())
-}
-
-struct Output {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(cmd: &mut Command) -> Output {
-    let out = tokio::time::timeout(STEP, cmd.output())
-        .await
-        .expect("command did not finish")
-        .expect("spawn spate");
-    Output {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// A loopback port nothing listens on.

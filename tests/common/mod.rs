@@ -2,6 +2,8 @@
 //! protocol client built on the real codec, for black-box tests over TCP.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
