@@ -10,6 +10,8 @@
 //! The server's reaction to the malformed vectors is checked over TCP by
 //! `tests/server_conformance_vectors.rs` at the repository root.
 
+mod spec_examples;
+
 use bytes::BytesMut;
 use serde_json::{json, Value};
 use spate_proto::{
@@ -325,48 +327,12 @@ fn every_example_decodes_to_its_fields_and_reencodes_to_its_bytes() {
     }
 }
 
-/// `(id, frame name, bytes)` of every ```hex block of protocol.md, in the
-/// format documented in `protocol_examples.rs` (which checks it strictly).
+/// `(id, frame name, bytes)` of every ```hex block of protocol.md.
 fn spec_examples(doc: &str) -> Vec<(String, String, Vec<u8>)> {
-    let lines: Vec<&str> = doc.lines().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim_end() != "```hex" {
-            i += 1;
-            continue;
-        }
-        let fence = i + 1;
-        let label = lines[..i]
-            .iter()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or_else(|| panic!("protocol.md:{fence}: hex block without a label"));
-        let between = |open: &str| {
-            let start = label.find(open)? + open.len();
-            let len = label[start..].find('`')?;
-            Some(label[start..start + len].to_string())
-        };
-        let id = between("**Example `")
-            .unwrap_or_else(|| panic!("protocol.md:{fence}: label names no example id"));
-        let name = between("frame `")
-            .unwrap_or_else(|| panic!("protocol.md:{fence}: label names no frame"));
-        let mut bytes = Vec::new();
-        i += 1;
-        while i < lines.len() && lines[i].trim_end() != "```" {
-            let data = lines[i].split('#').next().unwrap_or("");
-            for tok in data.split_whitespace() {
-                bytes.push(
-                    u8::from_str_radix(tok, 16)
-                        .unwrap_or_else(|_| panic!("protocol.md:{}: {tok:?}", i + 1)),
-                );
-            }
-            i += 1;
-        }
-        out.push((id, name, bytes));
-        i += 1;
-    }
-    out
+    spec_examples::examples(doc)
+        .into_iter()
+        .map(|e| (e.id, e.frame_name, e.bytes))
+        .collect()
 }
 
 #[test]
