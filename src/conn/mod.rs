@@ -8,7 +8,9 @@
 
 pub mod batch;
 pub mod outbox;
+pub mod peer;
 pub mod session;
 pub mod writer;
 
 pub use outbox::Outbox;
+pub use peer::{Peer, Transport};

@@ -28,6 +28,7 @@ use crate::commands;
 use crate::conn::outbox::Outbox;
 use crate::conn::session::Session;
 use crate::conn::writer;
+use crate::conn::Peer;
 
 /// The receive side: its buffer exists only while the client is sending
 /// ([`FrameReader`]), so idle connections stay cheap.
@@ -42,7 +43,7 @@ pub async fn handle(
 ) -> DisconnectReason {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    serve(rd, wr, peer, broker, stage).await
+    serve(rd, wr, Peer::tcp(peer), broker, stage).await
 }
 
 /// Serves one connection over any byte stream until it closes; returns why
@@ -52,7 +53,7 @@ pub async fn handle(
 pub async fn serve<R, W>(
     rd: R,
     mut wr: W,
-    peer: SocketAddr,
+    peer: Peer,
     broker: Arc<Broker>,
     stage: watch::Receiver<Stage>,
 ) -> DisconnectReason
@@ -148,7 +149,7 @@ where
 
     let conn = Arc::new(ConnInfo::new(
         broker.next_id(),
-        peer,
+        peer.addr,
         hello.client_name.to_string(),
     ));
     // HELLO's fields borrow the receive buffer it arrived in: kept for the
@@ -299,7 +300,7 @@ async fn linger<R: AsyncRead + Unpin>(
 /// Writes one fatal ERROR before the session started and closes.
 async fn refuse<W: AsyncWrite + Unpin>(
     mut wr: W,
-    peer: SocketAddr,
+    peer: Peer,
     code: ErrorCode,
     message: String,
     reason: DisconnectReason,

@@ -33,6 +33,7 @@ use tokio_tungstenite::WebSocketStream;
 use super::reader::ReadSource;
 use super::{connection, Stage};
 use crate::broker::Broker;
+use crate::conn::Peer;
 
 /// The subprotocol the server selects when a client offers it. Optional:
 /// a client that offers none is served the same.
@@ -91,7 +92,7 @@ pub async fn handle(
     let (rd, wr) = split(ws, max_frame);
     match permit {
         Some(permit) => {
-            connection::serve(rd, wr, peer, broker, stage).await;
+            connection::serve(rd, wr, Peer::ws(peer), broker, stage).await;
             drop(permit);
         }
         None => {
