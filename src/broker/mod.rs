@@ -77,6 +77,8 @@ pub struct Broker {
     next_id: AtomicU64,
     accepting: AtomicBool,
     hasher: foldhash::fast::RandomState,
+    /// Users, permissions and per-user/per-IP limits in force (h-auth).
+    pub auth: crate::auth::Auth,
 }
 
 impl Broker {
@@ -94,6 +96,7 @@ impl Broker {
             next_id: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             hasher: foldhash::fast::RandomState::default(),
+            auth: crate::auth::Auth::default(),
             config,
         }
     }

@@ -7,11 +7,49 @@ use std::time::Instant;
 
 use spate_proto::{ErrorCode, Frame, PublishRef};
 
+use crate::auth::session::PublishCheck;
 use crate::conn::session::Session;
 
 /// A run of consecutive publishes (PUBLISH frames and PUBLISH_BATCH
 /// entries), processed in order.
 pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
+    if pubs.is_empty() {
+        return;
+    }
+    if !s.auth().publish_unchecked() && !s.is_draining() {
+        return apply_checked(s, pubs).await;
+    }
+    apply_allowed(s, pubs).await;
+}
+
+/// The run of a client whose publishes are checked (permissions, its
+/// user's publish rate): refused publishes get their ERROR in order
+/// between the stretches that are published.
+async fn apply_checked(s: &mut Session, pubs: &[PublishRef<'_>]) {
+    let mut start = 0;
+    for (i, p) in pubs.iter().enumerate() {
+        // An invalid topic is the broker's to report (INVALID_TOPIC).
+        let max = s.broker().config.limits.max_topic_len as usize;
+        if crate::topics::validate_topic(p.topic, max).is_err() {
+            continue;
+        }
+        let (code, why, reason) = match s.auth_mut().check_publish(p.topic) {
+            PublishCheck::Allowed => continue,
+            PublishCheck::NotAuthorized => (ErrorCode::NotAuthorized, "not permitted to publish to", "publish"),
+            PublishCheck::RateLimited => (ErrorCode::RateLimited, "publish rate of this user exceeded: dropped a publish to", "publish_rate"),
+        };
+        apply_allowed(s, &pubs[start..i]).await;
+        start = i + 1;
+        s.broker().auth.counters.refused(reason);
+        let msg = format!("{why} {}", spate_proto::quote_prefix(p.topic));
+        s.queue_reply(&Frame::error(code, p.request_id, msg));
+    }
+    apply_allowed(s, &pubs[start..]).await;
+    s.flush_replies().await;
+}
+
+/// Publishes a run that passed the checks.
+async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
     if pubs.is_empty() {
         return;
     }

@@ -22,6 +22,19 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         .await;
         return;
     }
+    if !s.auth().may_subscribe(pattern)
+        && crate::topics::validate_pattern(pattern, s.broker().config.limits.max_topic_len as usize)
+            .is_ok()
+    {
+        s.broker().auth.counters.refused("subscribe");
+        let msg = format!(
+            "not permitted to subscribe to {}",
+            spate_proto::quote_prefix(pattern)
+        );
+        s.reply(Frame::error_about(ErrorCode::NotAuthorized, RefKind::Subscription, sub_id, msg))
+            .await;
+        return;
+    }
     let max = s.broker().config.limits.max_subscriptions_per_connection;
     let err = {
         let subs = s.conn().subs.lock();

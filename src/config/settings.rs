@@ -25,6 +25,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Logging.
     pub log: Log,
+    /// Authentication, users and permissions (`crate::auth`).
+    pub auth: crate::auth::AuthConfig,
 }
 
 /// Listener settings.
@@ -63,6 +65,13 @@ pub struct Limits {
     pub max_topic_len: u16,
     /// Most state keys one topic may hold.
     pub max_state_keys_per_topic: u32,
+    /// Most concurrent connections from one source IP address (0 =
+    /// unlimited); more are refused with TOO_MANY_CONNECTIONS_FROM_IP.
+    pub max_connections_per_ip: u32,
+    /// Most concurrent connections of one authenticated user (0 =
+    /// unlimited; `auth.users[].max_connections` overrides it); more are
+    /// refused with TOO_MANY_USER_CONNECTIONS.
+    pub max_connections_per_user: u32,
 }
 
 /// Queue settings.
@@ -136,6 +145,10 @@ pub struct RateLimits {
     pub publish_per_connection: u32,
     /// Largest `max_rate` a subscriber may ask for (0 = unlimited).
     pub max_subscriber_rate: u32,
+    /// Messages per second one authenticated user may publish, all its
+    /// connections together (0 = unlimited; `auth.users[].publish_per_sec`
+    /// overrides it). Publishes over it get ERROR RATE_LIMITED.
+    pub publish_per_user: u32,
 }
 
 /// Timeouts.
@@ -184,6 +197,8 @@ impl Default for Limits {
             max_topics: 1_000_000,
             max_topic_len: 256,
             max_state_keys_per_topic: 100_000,
+            max_connections_per_ip: 0,
+            max_connections_per_user: 0,
         }
     }
 }

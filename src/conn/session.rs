@@ -44,6 +44,8 @@ pub struct Session {
     results: Vec<Result<Published, BrokerError>>,
     replies: BytesMut,
     pub_bucket: Option<TokenBucket>,
+    /// Who the client is and what it may do (h-auth).
+    auth: crate::auth::session::SessionAuth,
 }
 
 impl Session {
@@ -61,7 +63,24 @@ impl Session {
             scratch: PublishScratch::default(),
             results: Vec::new(),
             replies: BytesMut::new(),
+            auth: crate::auth::session::SessionAuth::unrestricted(),
         }
+    }
+
+    /// The session with `auth` as its authentication state.
+    pub fn with_auth(mut self, auth: crate::auth::session::SessionAuth) -> Session {
+        self.auth = auth;
+        self
+    }
+
+    /// Who the client is and what it may do.
+    pub fn auth(&self) -> &crate::auth::session::SessionAuth {
+        &self.auth
+    }
+
+    /// Mutable authentication state (publish checks, reloads).
+    pub fn auth_mut(&mut self) -> &mut crate::auth::session::SessionAuth {
+        &mut self.auth
     }
 
     /// The shared broker.

@@ -130,6 +130,17 @@ where
         )
         .await;
     }
+    let token = hello.auth_token.to_string();
+    let auth = match super::auth_events::admit_ip(&broker, &peer) {
+        Ok(ip) => super::auth_events::authenticate(&broker, &peer, token, ip, hello_timeout).await,
+        Err(r) => Err(r),
+    };
+    let auth = match auth {
+        Ok(a) => a,
+        Err((code, msg)) => {
+            return refuse(wr, peer, code, msg, DisconnectReason::ProtocolError).await;
+        }
+    };
     let welcome = Frame::Welcome(Welcome {
         version: PROTOCOL_VERSION,
         server: Text::from(format!("spate {}", env!("CARGO_PKG_VERSION"))),
@@ -164,7 +175,7 @@ where
         conn.clone(),
         broker.budget.clone(),
     ));
-    let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone());
+    let mut session = Session::new(broker.clone(), outbox.clone(), conn.clone()).with_auth(auth);
     let mut stop = stage.clone();
 
     // The session ends by itself, or when the server stops (whatever the
@@ -337,11 +348,12 @@ async fn read_loop<R: ReadSource + AsyncRead + Unpin>(
     let mut pinged = false;
     let mut ping_token = 0u64;
     let drain_ms = s.broker().config.timeouts.shutdown_drain_ms as u32;
+    let outbox = s.outbox().clone();
     loop {
         tokio::select! {
             biased;
-            _ = s.outbox().killed() => return DisconnectReason::SlowConsumer,
-            _ = s.outbox().writer_closed() => {
+            _ = outbox.killed() => return DisconnectReason::SlowConsumer,
+            _ = outbox.writer_closed() => {
                 return if s.is_draining() { DisconnectReason::Shutdown } else { DisconnectReason::IoError };
             }
             r = stage.changed() => {
@@ -354,6 +366,11 @@ async fn read_loop<R: ReadSource + AsyncRead + Unpin>(
                     s.set_draining();
                     s.outbox().send_now(&Frame::GoAway { drain_ms, reason: Text::from("server shutting down") });
                     s.outbox().finish();
+                }
+            }
+            ev = s.auth_mut().next_event() => {
+                if let Some(reason) = super::auth_events::on_event(s, ev).await {
+                    return reason;
                 }
             }
             _ = tick.tick() => {

@@ -5,6 +5,7 @@
 //! On shutdown: stop accepting, GOAWAY to every client, drain until the
 //! deadline, then close what is left.
 
+pub mod auth_events;
 pub mod connection;
 pub mod nofile;
 pub mod reader;
@@ -54,6 +55,9 @@ pub enum ServerError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The `[auth]` section could not be put in force (a key file).
+    #[error("authentication: {0}")]
+    Auth(String),
 }
 
 /// A bound, not yet running, broker server.
@@ -72,10 +76,13 @@ impl Server {
             Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
             None => None,
         };
+        let table = crate::auth::AuthTable::from_config(&config).map_err(ServerError::Auth)?;
+        let broker = Arc::new(Broker::new(config));
+        broker.auth.replace(table);
         Ok(Server {
             listener,
             ws_listener,
-            broker: Arc::new(Broker::new(config)),
+            broker,
         })
     }
 

@@ -177,7 +177,8 @@ error_codes! {
     UnsupportedVersion = 102, "UNSUPPORTED_VERSION";
     /// The first frame on a connection was not HELLO, or HELLO came twice.
     HelloRequired = 103, "HELLO_REQUIRED";
-    /// The auth token was rejected (reserved: v1 servers accept any token).
+    /// The auth token (or client certificate) was rejected, or no longer
+    /// verifies after a reload.
     AuthFailed = 104, "AUTH_FAILED";
     /// The server is at its connection limit.
     TooManyConnections = 105, "TOO_MANY_CONNECTIONS";
@@ -188,6 +189,12 @@ error_codes! {
     IdleTimeout = 107, "IDLE_TIMEOUT";
     /// The server is shutting down and the drain deadline passed.
     ShuttingDown = 108, "SHUTTING_DOWN";
+    /// The connection's token has expired (at HELLO, or while connected).
+    TokenExpired = 109, "TOKEN_EXPIRED";
+    /// The source IP address is at `limits.max_connections_per_ip`.
+    TooManyConnectionsFromIp = 110, "TOO_MANY_CONNECTIONS_FROM_IP";
+    /// The user is at its connection limit.
+    TooManyUserConnections = 111, "TOO_MANY_USER_CONNECTIONS";
     /// The opcode is not one this server knows. The frame is skipped.
     UnknownOpcode = 200, "UNKNOWN_OPCODE";
     /// A publish topic is not a valid topic name.
@@ -211,6 +218,12 @@ error_codes! {
     StateFull = 209, "STATE_FULL";
     /// A state key is empty or longer than 1024 bytes.
     InvalidKey = 210, "INVALID_KEY";
+    /// The connection's user may not do this on this topic or pattern
+    /// (or a subscription lost its permission on a reload).
+    NotAuthorized = 211, "NOT_AUTHORIZED";
+    /// The user's publish rate (`publish_per_user`) is spent; the publish
+    /// was dropped.
+    RateLimited = 212, "RATE_LIMITED";
     /// An unexpected server fault; the request may be retried.
     Internal = 500, "INTERNAL";
 }

@@ -18,7 +18,7 @@ pub struct Hello {
     pub flags: u32,
     /// Free-form client name, for logs and stats.
     pub client_name: Text,
-    /// Auth token; empty for none (reserved: v1 servers ignore it).
+    /// Auth token: empty, a JWT, or `user:secret` (protocol.md §5.6).
     pub auth_token: Text,
 }
 
