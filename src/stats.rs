@@ -147,6 +147,8 @@ pub struct Totals {
     pub queue_max_fill_ratio: f64,
     /// Publish-ack latency histogram.
     pub ack_latency: LatencyFigures,
+    /// Authentication failures and refusals (h-auth).
+    pub auth: crate::auth::metrics::AuthFigures,
 }
 
 /// `used / limit`, 0 when there is no limit.

@@ -1,14 +1,15 @@
 //! The admin HTTP listener (axum): `GET /metrics` (Prometheus text),
 //! `GET /healthz` (200 while the process runs), `GET /readyz` (200 while
 //! accepting clients, 503 while shutting down) and `GET /v1/stats` (the
-//! [`StatsSnapshot`] as JSON). It has no authentication: it binds to
-//! loopback by default.
+//! [`StatsSnapshot`] as JSON). It binds to loopback by default; with
+//! `auth.admin_token` set, `/v1/stats` (and with `auth.admin_token_metrics`
+//! also `/metrics`) requires `Authorization: Bearer <token>`.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -72,7 +73,10 @@ async fn off_workers<T: Send + 'static>(
 
 /// `/metrics` reads the broker's running totals (no topic is locked) and
 /// renders them, both off the async workers.
-async fn metrics(State(st): State<AdminState>) -> Response {
+async fn metrics(State(st): State<AdminState>, headers: HeaderMap) -> Response {
+    if !st.source.admin_allows(bearer(&headers), true) {
+        return unauthorized();
+    }
     let (source, exporter) = (Arc::clone(&st.source), Arc::clone(&st.exporter));
     match off_workers("render", move || exporter.render(&source.totals())).await {
         Ok(text) => ([(header::CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE)], text).into_response(),
@@ -92,7 +96,10 @@ async fn readyz(State(st): State<AdminState>) -> (StatusCode, &'static str) {
     }
 }
 
-async fn stats(State(st): State<AdminState>) -> Response {
+async fn stats(State(st): State<AdminState>, headers: HeaderMap) -> Response {
+    if !st.source.admin_allows(bearer(&headers), false) {
+        return unauthorized();
+    }
     let source = Arc::clone(&st.source);
     match off_workers("stats", move || source.stats()).await {
         Ok(s) => Json::<StatsSnapshot>(s).into_response(),
@@ -105,4 +112,24 @@ async fn not_found() -> (StatusCode, &'static str) {
         StatusCode::NOT_FOUND,
         "not found; try /metrics, /healthz, /readyz or /v1/stats\n",
     )
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+/// 401 with the challenge a bearer-token client expects.
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "a valid admin bearer token is required (Authorization: Bearer <token>)\n",
+    )
+        .into_response()
 }

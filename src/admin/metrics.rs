@@ -98,6 +98,7 @@ impl Exporter {
             recorder.handle().render()
         };
         render_latency(&mut out, &t.ack_latency);
+        t.auth.render(&mut out);
         if let Some(g) = &self.global {
             g.run_upkeep();
             out.push_str(&g.render());

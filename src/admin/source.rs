@@ -20,6 +20,14 @@ pub trait StatsSource: Send + Sync + 'static {
 
     /// Whether the server accepts new clients (false while shutting down).
     fn is_accepting(&self) -> bool;
+
+    /// Whether a request with this bearer token may read `/v1/stats`
+    /// (`metrics` false) or `/metrics` (`metrics` true). By default
+    /// everything is open.
+    fn admin_allows(&self, bearer: Option<&str>, metrics: bool) -> bool {
+        let _ = (bearer, metrics);
+        true
+    }
 }
 
 impl StatsSource for crate::broker::Broker {
@@ -33,5 +41,13 @@ impl StatsSource for crate::broker::Broker {
 
     fn is_accepting(&self) -> bool {
         crate::broker::Broker::is_accepting(self)
+    }
+
+    fn admin_allows(&self, bearer: Option<&str>, metrics: bool) -> bool {
+        let t = self.auth.table();
+        if metrics && !t.admin_token_metrics {
+            return true;
+        }
+        t.admin_allows(bearer)
     }
 }

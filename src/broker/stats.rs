@@ -172,6 +172,7 @@ impl Broker {
             subscriptions_by_policy: by_policy,
             queue_max_fill_ratio: max_fill,
             ack_latency: self.counters.ack_latency.figures(),
+            auth: self.auth.counters.figures(),
         }
     }
 }

@@ -114,7 +114,13 @@ async fn get_inner(addr: &str, path: &str) -> Result<(StatusCode, Bytes), Client
     // The connection task ends when the response is read and the sender
     // dropped; errors surface through `send_request` as well.
     let conn = tokio::spawn(conn);
-    let req = hyper::Request::get(path)
+    let mut req = hyper::Request::get(path);
+    // The admin bearer token (auth.admin_token), from the environment so
+    // it never shows in a process listing.
+    if let Some(t) = std::env::var("SPATE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
+        req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req
         .header(hyper::header::HOST, addr)
         .header(
             hyper::header::USER_AGENT,

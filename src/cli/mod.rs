@@ -11,7 +11,9 @@ pub mod config_cmd;
 pub mod gen_cmd;
 pub mod info_cmd;
 pub mod ping_cmd;
+pub mod passwd_cmd;
 pub mod pub_cmd;
+pub mod reload;
 pub mod serve;
 pub mod state_cmd;
 pub mod stats_cmd;
@@ -41,6 +43,9 @@ pub struct ServerArg {
         value_parser = server_addr
     )]
     pub addr: String,
+    /// Auth token sent in HELLO: `user:secret` or a JWT (protocol.md §5.6).
+    #[arg(long = "token", env = "SPATE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl ServerArg {
@@ -50,6 +55,10 @@ impl ServerArg {
         &self,
         opts: spate_client::ClientOptions,
     ) -> anyhow::Result<spate_client::Client> {
+        let opts = match &self.token {
+            Some(t) => opts.token(t.clone()),
+            None => opts,
+        };
         spate_client::Client::connect(self.addr.as_str(), opts)
             .await
             .map_err(|e| match e {
@@ -157,6 +166,9 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Load-test a broker (spate, nats-server or redis-server).
     Bench(bench_cmd::BenchArgs),
+    /// Hash a user's secret for the config (reads it from stdin, or asks
+    /// without echo on a terminal); prints the Argon2 PHC string.
+    Passwd(passwd_cmd::PasswdArgs),
     /// Generate shell completions or the man page.
     #[command(subcommand, hide = true)]
     Generate(gen_cmd::GenerateCommand),
@@ -175,6 +187,7 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Info(a) => info_cmd::run(a),
         Command::Config(c) => config_cmd::run(c),
         Command::Bench(a) => bench_cmd::run(a),
+        Command::Passwd(a) => passwd_cmd::run(a),
         Command::Generate(c) => gen_cmd::run(c),
     }
 }

@@ -1,6 +1,7 @@
 //! `spate serve`: load the configuration (file, `SPATE_*`, flags), set up
 //! logging, bind the client and admin listeners, tell systemd we are ready,
-//! and run until SIGTERM or SIGINT. The first signal starts a graceful
+//! and run until SIGTERM or SIGINT. SIGHUP reloads users, permissions and
+//! limits (`super::reload`). The first signal starts a graceful
 //! shutdown (stop accepting, GOAWAY to every client, drain queues for up to
 //! `timeouts.shutdown_drain_ms`) and the process exits 0 when it is done;
 //! a second signal exits at once with 128 + the signal number.
@@ -61,7 +62,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("spate")
         .build()
         .context("starting the async runtime")?;
-    let code = rt.block_on(serve(cfg, args.config.config))?;
+    let code = rt.block_on(serve(cfg, *args.config))?;
     // Connections still closing after a drain deadline must not hold the
     // exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -98,7 +99,8 @@ fn raise_nofile(max_connections: u32) {
     }
 }
 
-async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+async fn serve(cfg: Config, flags: ConfigFlags) -> anyhow::Result<ExitCode> {
+    let file = flags.config.clone();
     // Take over SIGTERM/SIGINT before anything else, so a signal during
     // start-up is a clean shutdown rather than the default abrupt exit.
     let signals = Signals::new()?;
@@ -161,6 +163,8 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
         let stop = wait_for(admin_stop_rx);
         tokio::spawn(admin::serve(l, source, Exporter::new(global_metrics), stop))
     });
+    super::reload::warn_if_open(&cfg, listen, ws_addr);
+    tokio::spawn(super::reload::on_sighup(flags, broker.clone())?);
     let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
     tokio::spawn(signals.handle(stop_tx, drain));
 

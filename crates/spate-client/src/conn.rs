@@ -72,7 +72,10 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
         version: PROTOCOL_VERSION,
         flags: 0,
         client_name: Text::from(opts.name.as_str()),
-        auth_token: Text::default(),
+        auth_token: opts
+            .token
+            .as_ref()
+            .map_or_else(Text::default, |t| Text::from(t.token())),
     });
     writer
         .write_all(&hello.to_bytes())

@@ -208,8 +208,13 @@ impl Actor {
     fn on_goaway(&mut self, c: &mut Conn, drain_ms: u32, reason: Text) {
         let reason = reason.to_string();
         tracing::info!(reason = %reason, drain_ms, "server is going away");
-        let deadline =
-            Instant::now() + std::time::Duration::from_millis(drain_ms.into()) + GOAWAY_GRACE;
+        // With a token that refreshes, reconnect at once (a fresh token
+        // replaces one about to expire, protocol.md §5.6).
+        let deadline = if self.opts.token.as_ref().is_some_and(|t| t.refreshes()) {
+            Instant::now()
+        } else {
+            Instant::now() + std::time::Duration::from_millis(drain_ms.into()) + GOAWAY_GRACE
+        };
         c.goaway = Some((reason.clone(), deadline));
         self.shared.refuse(Error::GoingAway(reason.clone()));
         for s in self.subs.values() {

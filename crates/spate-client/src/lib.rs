@@ -54,7 +54,7 @@ mod subscription;
 pub use client::Client;
 pub use error::{Error, ServerError, StateError};
 pub use event::{Event, Gap, GapReason, Message, Notice, StateChange};
-pub use options::{ClientOptions, Reconnect, SubscribeOptions};
+pub use options::{ClientOptions, Reconnect, SubscribeOptions, TokenSource};
 pub use publication::{PubAck, Publication};
 pub use state::{Condition, StateEntry, StatePage, StateValue};
 pub use subscription::Subscription;

@@ -60,6 +60,57 @@ pub struct ClientOptions {
     /// treat the connection as dead if another interval passes in silence
     /// (`None`: rely on the server's own PINGs and TCP).
     pub keepalive: Option<Duration>,
+    /// HELLO's `auth_token` (protocol.md §5.6): `user:secret` or a JWT;
+    /// `None` sends none. Asked again on every (re)connection.
+    pub token: Option<TokenSource>,
+}
+
+/// Where the auth token comes from: a fixed string, or a function asked
+/// for a fresh one on every connection (a JWT about to expire is replaced
+/// this way: on the server's expiry GOAWAY the client reconnects at once
+/// with a new token and resumes its subscriptions).
+#[derive(Clone)]
+pub struct TokenSource {
+    get: std::sync::Arc<dyn Fn() -> String + Send + Sync>,
+    refreshes: bool,
+}
+
+impl TokenSource {
+    /// The same token every time.
+    pub fn fixed(token: impl Into<String>) -> TokenSource {
+        let t: String = token.into();
+        TokenSource {
+            get: std::sync::Arc::new(move || t.clone()),
+            refreshes: false,
+        }
+    }
+
+    /// A fresh token from `f` for every connection.
+    pub fn refresh(f: impl Fn() -> String + Send + Sync + 'static) -> TokenSource {
+        TokenSource {
+            get: std::sync::Arc::new(f),
+            refreshes: true,
+        }
+    }
+
+    /// The token for a new connection.
+    pub fn token(&self) -> String {
+        (self.get)()
+    }
+
+    /// True when each connection may get a new token.
+    pub fn refreshes(&self) -> bool {
+        self.refreshes
+    }
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("TokenSource")
+            .field("refreshes", &self.refreshes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ClientOptions {
@@ -73,6 +124,7 @@ impl Default for ClientOptions {
             write_buffer: 256 * 1024,
             max_incoming_frame: 16 * 1024 * 1024,
             keepalive: Some(Duration::from_secs(30)),
+            token: None,
         }
     }
 }
@@ -81,6 +133,18 @@ impl ClientOptions {
     /// Sets the client name sent in HELLO.
     pub fn name(mut self, name: impl Into<String>) -> ClientOptions {
         self.name = name.into();
+        self
+    }
+
+    /// Sends `token` (`user:secret` or a JWT) in HELLO.
+    pub fn token(mut self, token: impl Into<String>) -> ClientOptions {
+        self.token = Some(TokenSource::fixed(token));
+        self
+    }
+
+    /// Asks `f` for a fresh token on every connection.
+    pub fn token_fn(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> ClientOptions {
+        self.token = Some(TokenSource::refresh(f));
         self
     }
 

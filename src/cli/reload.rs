@@ -1,0 +1,58 @@
+//! `spate serve`'s SIGHUP (`systemctl reload spate`): re-read the config
+//! file (with the same flags and environment as at start), validate it,
+//! and put its users, permissions and limits in force without dropping
+//! the connections that are still allowed ([`crate::auth::reload`]). A
+//! config that fails to load or validate is logged and the old one kept.
+//! Other settings (listeners, queues, timeouts) need a restart.
+//!
+//! [`reload`] is the one entry point: TLS certificate reload joins it.
+
+use std::sync::Arc;
+
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::broker::Broker;
+use crate::config::{self, Config, ConfigFlags};
+
+/// Reloads once: loads the config the way `spate serve` did and applies
+/// what can change at run time. Returns a description of what went wrong.
+pub fn reload(flags: &ConfigFlags, broker: &Broker) -> Result<(), String> {
+    let cfg = config::load(flags).map_err(|e| super::config_cmd::describe(&e))?;
+    crate::auth::reload::apply(&broker.auth, &cfg)
+}
+
+/// Reloads on every SIGHUP, forever. Installs the handler before returning
+/// the future, so a SIGHUP right after start is not the default
+/// (terminating) action.
+pub fn on_sighup(
+    flags: ConfigFlags,
+    broker: Arc<Broker>,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    let mut hup = signal(SignalKind::hangup())?;
+    Ok(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the configuration");
+            if let Err(e) = reload(&flags, &broker) {
+                tracing::error!(error = %e, "reload failed: keeping the configuration in force");
+            }
+        }
+    })
+}
+
+/// Logs a loud warning when clients need no authentication but a client
+/// listener is reachable from other machines.
+pub fn warn_if_open(cfg: &Config, listen: std::net::SocketAddr, ws: Option<std::net::SocketAddr>) {
+    if cfg.auth.required {
+        return;
+    }
+    for addr in std::iter::once(listen).chain(ws) {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                listener = %addr,
+                "AUTHENTICATION IS OFF on a listener that is not loopback: anyone who can reach \
+                 {addr} may publish, subscribe and overwrite state. Set auth.required = true and \
+                 add users (README, \"Securing spate\")"
+            );
+        }
+    }
+}
