@@ -209,6 +209,23 @@ fn expected() -> BTreeMap<&'static str, Frame> {
                 reason: t("shutting down"),
             },
         ),
+        (
+            "hello-token",
+            Frame::Hello(Hello {
+                version: 1,
+                flags: 0,
+                client_name: t("demo"),
+                auth_token: t("alice:s3cret"),
+            }),
+        ),
+        (
+            "error-not-authorized",
+            Frame::error(
+                ErrorCode::NotAuthorized,
+                7,
+                "not permitted to publish to \"billing.eu\"",
+            ),
+        ),
     ])
 }
 
