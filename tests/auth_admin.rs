@@ -18,7 +18,12 @@ async fn start_admin(s: &common::TestServer) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let source: Arc<dyn StatsSource> = s.broker.clone();
-    tokio::spawn(admin::serve(listener, source, Exporter::new(None), std::future::pending()));
+    tokio::spawn(admin::serve(
+        listener,
+        source,
+        Exporter::new(None),
+        std::future::pending(),
+    ));
     addr
 }
 
@@ -50,7 +55,10 @@ async fn stats_need_the_token_metrics_only_when_asked() {
     assert_eq!(status(addr, "/v1/stats", Some("t0ken")).await.0, 200);
     let (code, body) = status(addr, "/metrics", None).await;
     assert_eq!(code, 200);
-    assert!(body.contains("spate_auth_failures_total{reason=\"bad_secret\"} 0"), "{body}");
+    assert!(
+        body.contains("spate_auth_failures_total{reason=\"bad_secret\"} 0"),
+        "{body}"
+    );
     assert_eq!(status(addr, "/healthz", None).await.0, 200);
 
     // Reloaded with admin_token_metrics: /metrics needs it too.
@@ -65,7 +73,8 @@ async fn stats_need_the_token_metrics_only_when_asked() {
     let out = common::cli::run(&mut cmd).await;
     assert_ne!(out.code, Some(0), "without the token: {}", out.stdout);
     let mut cmd = common::cli::spate_at(&s.addr.to_string());
-    cmd.args(["stats", "--admin", &addr.to_string()]).env("SPATE_ADMIN_TOKEN", "t0ken");
+    cmd.args(["stats", "--admin", &addr.to_string()])
+        .env("SPATE_ADMIN_TOKEN", "t0ken");
     let out = common::cli::run(&mut cmd).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     s.stop().await;
@@ -82,9 +91,22 @@ async fn passwd_prints_a_hash_that_verifies_and_the_cli_logs_in_with_token() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"hunter2-long\n").await.unwrap();
-    let out = tokio::time::timeout(common::STEP, child.wait_with_output()).await.unwrap().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hunter2-long\n")
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(common::STEP, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(spate::auth::users::verify("hunter2-long", Some(&hash)));
@@ -99,7 +121,8 @@ async fn passwd_prints_a_hash_that_verifies_and_the_cli_logs_in_with_token() {
     u.permissions.publish = auth_support::allow(&["x"]);
     let s = common::start(auth_support::auth_config(vec![u])).await;
     let mut cmd = common::cli::spate_at(&s.addr.to_string());
-    cmd.args(["pub", "x", "hello"]).env("SPATE_TOKEN", "ops:hunter2-long");
+    cmd.args(["pub", "x", "hello"])
+        .env("SPATE_TOKEN", "ops:hunter2-long");
     let out = common::cli::run(&mut cmd).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let mut cmd = common::cli::spate_at(&s.addr.to_string());

@@ -18,7 +18,12 @@ async fn goaway_before_expiry_then_token_expired() {
     jwt_config(&mut c, dir.path());
     c.auth.expiry_notice_secs = 1;
     let s = common::start(c).await;
-    let t = jwt(Algorithm::HS256, "web", now() + 3, json!({"subscribe": {"allow": [">"]}}));
+    let t = jwt(
+        Algorithm::HS256,
+        "web",
+        now() + 3,
+        json!({"subscribe": {"allow": [">"]}}),
+    );
     let mut cl = login(s.addr, &t).await;
     cl.subscribe(1, "a", Default::default()).await;
     match cl.recv_skip_ping().await {
@@ -30,7 +35,9 @@ async fn goaway_before_expiry_then_token_expired() {
     }
     // Still usable until the expiry.
     cl.barrier().await;
-    let f = tokio::time::timeout(Duration::from_secs(10), cl.recv_skip_ping()).await.unwrap();
+    let f = tokio::time::timeout(Duration::from_secs(10), cl.recv_skip_ping())
+        .await
+        .unwrap();
     assert_eq!(error_of(&f).0, ErrorCode::TokenExpired as u16);
     assert!(cl.try_recv().await.is_none());
     s.stop().await;

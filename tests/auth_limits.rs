@@ -71,10 +71,15 @@ async fn a_users_publish_rate_is_shared_by_its_connections() {
     let s = common::start(auth_config(vec![u])).await;
     let mut a = login(s.addr, "svc:pw").await;
     let mut b = login(s.addr, "svc:pw").await;
-    a.send(Frame::Publish(common::publish(1, "t", "x", true))).await;
-    assert!(matches!(a.recv().await, Frame::PubAck { request_id: 1, .. }));
+    a.send(Frame::Publish(common::publish(1, "t", "x", true)))
+        .await;
+    assert!(matches!(
+        a.recv().await,
+        Frame::PubAck { request_id: 1, .. }
+    ));
     // The bucket is empty now, for the other connection too.
-    b.send(Frame::Publish(common::publish(2, "t", "x", true))).await;
+    b.send(Frame::Publish(common::publish(2, "t", "x", true)))
+        .await;
     assert_eq!(error_of(&b.recv().await).0, ErrorCode::RateLimited as u16);
     assert!(refusals(&s, "publish_rate") >= 1);
     s.stop().await;

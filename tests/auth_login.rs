@@ -24,13 +24,22 @@ fn failures(s: &common::TestServer, reason: &str) -> u64 {
 
 #[tokio::test]
 async fn right_secret_is_welcome_wrong_secret_fails_after_the_delay() {
-    let s = common::start(auth_config(vec![user("alice", "s3cret", PermissionSpec::default())])).await;
+    let s = common::start(auth_config(vec![user(
+        "alice",
+        "s3cret",
+        PermissionSpec::default(),
+    )]))
+    .await;
     login(s.addr, "alice:s3cret").await;
 
     let t0 = Instant::now();
     refused(s.addr, "alice:wrong", ErrorCode::AuthFailed).await;
     // 200 ms configured, -20% jitter at most.
-    assert!(t0.elapsed() >= Duration::from_millis(160), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(160),
+        "{:?}",
+        t0.elapsed()
+    );
     refused(s.addr, "mallory:s3cret", ErrorCode::AuthFailed).await;
     refused(s.addr, "no-colon", ErrorCode::AuthFailed).await;
     refused(s.addr, "", ErrorCode::AuthFailed).await;
@@ -59,7 +68,12 @@ async fn jwts_of_each_algorithm_are_accepted() {
     jwt_config(&mut c, dir.path());
     let s = common::start(c).await;
     for alg in [Algorithm::HS256, Algorithm::EdDSA, Algorithm::RS256] {
-        let t = jwt(alg, "web-42", now() + 600, json!({"subscribe": {"allow": ["a.>"]}}));
+        let t = jwt(
+            alg,
+            "web-42",
+            now() + 600,
+            json!({"subscribe": {"allow": ["a.>"]}}),
+        );
         let mut cl = login(s.addr, &t).await;
         cl.subscribe(1, "a.b", Default::default()).await;
     }

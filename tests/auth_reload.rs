@@ -31,8 +31,12 @@ async fn reload_ends_lost_subscriptions_grants_new_permissions_and_closes_remove
     let mut gone = login(s.addr, "gone:pw").await;
     app.subscribe(1, "a.>", Default::default()).await;
     app.subscribe(2, "b.>", Default::default()).await;
-    app.send(Frame::Publish(common::publish(9, "c.x", "x", true))).await;
-    assert_eq!(error_of(&app.recv().await).0, ErrorCode::NotAuthorized as u16);
+    app.send(Frame::Publish(common::publish(9, "c.x", "x", true)))
+        .await;
+    assert_eq!(
+        error_of(&app.recv().await).0,
+        ErrorCode::NotAuthorized as u16
+    );
 
     let mut next = cfg.clone();
     next.auth.users = vec![
@@ -45,14 +49,28 @@ async fn reload_ends_lost_subscriptions_grants_new_permissions_and_closes_remove
     spate::auth::reload::apply(&s.broker.auth, &next).unwrap();
 
     let f = app.recv().await;
-    assert_eq!(error_of(&f), (ErrorCode::NotAuthorized as u16, 2, Some(RefKind::Subscription)));
-    app.send(Frame::Publish(common::publish(10, "c.x", "x", true))).await;
-    assert!(matches!(app.recv().await, Frame::PubAck { request_id: 10, .. }));
+    assert_eq!(
+        error_of(&f),
+        (
+            ErrorCode::NotAuthorized as u16,
+            2,
+            Some(RefKind::Subscription)
+        )
+    );
+    app.send(Frame::Publish(common::publish(10, "c.x", "x", true)))
+        .await;
+    assert!(matches!(
+        app.recv().await,
+        Frame::PubAck { request_id: 10, .. }
+    ));
     // Subscription 1 still delivers; 2 is gone.
     app.publish("a.x", "1").await;
     app.publish("b.y", "2").await;
     assert!(matches!(app.recv().await, Frame::Message { sub_id: 1, .. }));
-    app.barrier().await.iter().for_each(|f| panic!("unexpected {f:?}"));
+    app.barrier()
+        .await
+        .iter()
+        .for_each(|f| panic!("unexpected {f:?}"));
 
     let (code, _, _) = error_of(&gone.recv().await);
     assert_eq!(code, ErrorCode::AuthFailed as u16);
@@ -98,7 +116,12 @@ async fn sighup_to_the_binary_reloads_permissions_without_dropping_the_connectio
     let mut log = BufReader::new(server.stderr.take().unwrap()).lines();
     let ready = wait_for(&mut log, "spate ready").await;
     let at = ready.find("listen=").unwrap() + 7;
-    let addr: std::net::SocketAddr = ready[at..].split_whitespace().next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = ready[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
 
     let mut app = login(addr, "app:pw").await;
     app.subscribe(1, "a.>", Default::default()).await;
@@ -112,17 +135,29 @@ async fn sighup_to_the_binary_reloads_permissions_without_dropping_the_connectio
 
     assert_eq!(
         error_of(&app.recv_skip_ping().await),
-        (ErrorCode::NotAuthorized as u16, 2, Some(RefKind::Subscription))
+        (
+            ErrorCode::NotAuthorized as u16,
+            2,
+            Some(RefKind::Subscription)
+        )
     );
-    app.send(Frame::Publish(common::publish(3, "c.x", "x", true))).await;
-    assert!(matches!(app.recv_skip_ping().await, Frame::PubAck { request_id: 3, .. }));
+    app.send(Frame::Publish(common::publish(3, "c.x", "x", true)))
+        .await;
+    assert!(matches!(
+        app.recv_skip_ping().await,
+        Frame::PubAck { request_id: 3, .. }
+    ));
 
     // A broken file is refused and the old configuration stays.
     std::fs::write(&path, "[auth\n").unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
     wait_for(&mut log, "reload failed").await;
-    app.send(Frame::Publish(common::publish(4, "c.x", "x", true))).await;
-    assert!(matches!(app.recv_skip_ping().await, Frame::PubAck { request_id: 4, .. }));
+    app.send(Frame::Publish(common::publish(4, "c.x", "x", true)))
+        .await;
+    assert!(matches!(
+        app.recv_skip_ping().await,
+        Frame::PubAck { request_id: 4, .. }
+    ));
     let _ = server.kill().await;
 }
 

@@ -56,7 +56,9 @@ pub struct JwtKeys {
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let algs: Vec<_> = self.keys.iter().map(|(a, _)| a).collect();
-        f.debug_struct("JwtKeys").field("algorithms", &algs).finish()
+        f.debug_struct("JwtKeys")
+            .field("algorithms", &algs)
+            .finish()
     }
 }
 
@@ -139,8 +141,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
     parts.len() == 3
         && parts.iter().all(|p| {
             !p.is_empty()
-                && p
-                    .bytes()
+                && p.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }

@@ -149,7 +149,10 @@ mod tests {
         let u: Arc<str> = "alice".into();
         let a = t.connect_user(&u, 2, 10).unwrap();
         let b = t.connect_user(&u, 2, 10).unwrap();
-        assert!(Arc::ptr_eq(a.bucket.as_ref().unwrap(), b.bucket.as_ref().unwrap()));
+        assert!(Arc::ptr_eq(
+            a.bucket.as_ref().unwrap(),
+            b.bucket.as_ref().unwrap()
+        ));
         assert!(t.connect_user(&u, 2, 10).is_none());
         drop((a, b));
         assert!(t.by_user.is_empty());

@@ -227,8 +227,12 @@ mod tests {
     }
 
     fn pattern() -> impl Strategy<Value = String> {
-        (1usize..=3, proptest::collection::vec(0u8..3, 3), any::<bool>()).prop_map(
-            |(n, toks, rest)| {
+        (
+            1usize..=3,
+            proptest::collection::vec(0u8..3, 3),
+            any::<bool>(),
+        )
+            .prop_map(|(n, toks, rest)| {
                 let mut v: Vec<&str> = toks[..n]
                     .iter()
                     .map(|t| ["a", "b", "*"][*t as usize])
@@ -237,8 +241,7 @@ mod tests {
                     *v.last_mut().unwrap() = ">";
                 }
                 v.join(".")
-            },
-        )
+            })
     }
 
     fn m(p: &str, t: &str) -> bool {

@@ -99,12 +99,16 @@ impl SessionAuth {
         if p.publish_per_sec == 0 {
             self.bucket = None;
         } else if self.bucket.is_none() {
-            self.bucket = self.user.as_ref().and_then(|u| u.bucket.clone()).or_else(|| {
-                Some(Arc::new(Mutex::new(TokenBucket::new(
-                    p.publish_per_sec,
-                    std::time::Instant::now(),
-                ))))
-            });
+            self.bucket = self
+                .user
+                .as_ref()
+                .and_then(|u| u.bucket.clone())
+                .or_else(|| {
+                    Some(Arc::new(Mutex::new(TokenBucket::new(
+                        p.publish_per_sec,
+                        std::time::Instant::now(),
+                    ))))
+                });
         }
         self.principal = p;
         self.notice = notice;
@@ -153,9 +157,10 @@ impl SessionAuth {
 
     /// Time left before the token expires (`None`: no expiry).
     pub fn time_left(&self) -> Option<Duration> {
-        self.principal
-            .expires_at
-            .map(|e| e.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+        self.principal.expires_at.map(|e| {
+            e.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        })
     }
 
     /// Marks the expiry notice as sent.

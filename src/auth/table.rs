@@ -265,7 +265,10 @@ impl AuthTable {
                 },
             ))
         } else {
-            Err(AuthFailure::new("bad_secret", "unknown user or wrong secret"))
+            Err(AuthFailure::new(
+                "bad_secret",
+                "unknown user or wrong secret",
+            ))
         }
     }
 
@@ -295,7 +298,12 @@ impl AuthTable {
     /// table: the same credential must still be accepted. Returns the
     /// principal with the permissions and limits now in force.
     pub fn reauthorize(&self, p: &Principal) -> Result<Principal, AuthFailure> {
-        let gone = || AuthFailure::new("bad_secret", "credentials no longer accepted after a reload");
+        let gone = || {
+            AuthFailure::new(
+                "bad_secret",
+                "credentials no longer accepted after a reload",
+            )
+        };
         match &p.credential {
             Credential::Anonymous if self.required => Err(AuthFailure::new(
                 "no_token",
@@ -331,7 +339,10 @@ impl AuthTable {
             Some(t) => bearer.is_some_and(|b| {
                 // Constant time in the token's length.
                 b.len() == t.len()
-                    && b.bytes().zip(t.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+                    && b.bytes()
+                        .zip(t.bytes())
+                        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                        == 0
             }),
         }
     }
@@ -368,19 +379,28 @@ mod tests {
 
     #[test]
     fn cert_identity_maps_to_its_user_with_an_empty_token() {
-        let t = AuthTable::from_config(&cfg_with(vec![user("svc", None, Some("svc.example"))], true))
-            .unwrap();
+        let t = AuthTable::from_config(&cfg_with(
+            vec![user("svc", None, Some("svc.example"))],
+            true,
+        ))
+        .unwrap();
         let p = t.authenticate("", Some("svc.example")).unwrap();
         assert_eq!(p.user.as_deref(), Some("svc"));
         assert!(p.perms.publish.permits_topic("a.b"));
-        assert_eq!(t.authenticate("", Some("other")).unwrap_err().reason, "unknown_cert");
+        assert_eq!(
+            t.authenticate("", Some("other")).unwrap_err().reason,
+            "unknown_cert"
+        );
         assert_eq!(t.authenticate("", None).unwrap_err().reason, "no_token");
     }
 
     #[test]
     fn an_explicit_token_wins_over_the_certificate() {
         let t = AuthTable::from_config(&cfg_with(
-            vec![user("svc", None, Some("svc.example")), user("bob", Some("pw"), None)],
+            vec![
+                user("svc", None, Some("svc.example")),
+                user("bob", Some("pw"), None),
+            ],
             true,
         ))
         .unwrap();
@@ -393,12 +413,22 @@ mod tests {
         let c = cfg_with(vec![user("bob", Some("pw"), None)], true);
         let t = AuthTable::from_config(&c).unwrap();
         let p = t.authenticate("bob:pw", None).unwrap();
-        assert_eq!(t.authenticate("bob:nope", None).unwrap_err().reason, "bad_secret");
-        assert_eq!(t.authenticate("eve:pw", None).unwrap_err().reason, "bad_secret");
-        assert_eq!(t.authenticate("nocolon", None).unwrap_err().reason, "malformed");
+        assert_eq!(
+            t.authenticate("bob:nope", None).unwrap_err().reason,
+            "bad_secret"
+        );
+        assert_eq!(
+            t.authenticate("eve:pw", None).unwrap_err().reason,
+            "bad_secret"
+        );
+        assert_eq!(
+            t.authenticate("nocolon", None).unwrap_err().reason,
+            "malformed"
+        );
         // Same table: still fine. Hash changed: refused.
         assert!(t.reauthorize(&p).is_ok());
-        let t2 = AuthTable::from_config(&cfg_with(vec![user("bob", Some("pw2"), None)], true)).unwrap();
+        let t2 =
+            AuthTable::from_config(&cfg_with(vec![user("bob", Some("pw2"), None)], true)).unwrap();
         assert!(t2.reauthorize(&p).is_err());
     }
 

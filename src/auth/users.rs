@@ -32,7 +32,11 @@ pub fn check_hash(phc: &str) -> Result<(), String> {
 pub fn verify(secret: &str, phc: Option<&str>) -> bool {
     let ok = |p: &str| {
         PasswordHash::new(p)
-            .map(|h| Argon2::default().verify_password(secret.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     };
     match phc {

@@ -17,14 +17,23 @@ pub fn check(cfg: &Config, p: &mut Vec<Problem>) {
     for (i, u) in a.users.iter().enumerate() {
         let at = format!("auth.users[{i}]");
         if u.name.is_empty() || u.name.contains(':') {
-            p.push(Problem::new(format!("{at}.name"), "must be non-empty and contain no ':'"));
+            p.push(Problem::new(
+                format!("{at}.name"),
+                "must be non-empty and contain no ':'",
+            ));
         }
         if !names.insert(u.name.as_str()) {
-            p.push(Problem::new(format!("{at}.name"), format!("{:?} is named twice", u.name)));
+            p.push(Problem::new(
+                format!("{at}.name"),
+                format!("{:?} is named twice", u.name),
+            ));
         }
         if let Some(c) = &u.cert {
             if !certs.insert(c.as_str()) {
-                p.push(Problem::new(format!("{at}.cert"), format!("{c:?} is bound to two users")));
+                p.push(Problem::new(
+                    format!("{at}.cert"),
+                    format!("{c:?} is bound to two users"),
+                ));
             }
         }
         if let Some(h) = &u.secret_hash {
@@ -56,8 +65,14 @@ pub fn check(cfg: &Config, p: &mut Vec<Problem>) {
     if let Some(f) = &a.admin_token_file {
         match std::fs::read_to_string(f) {
             Ok(t) if t.lines().next().is_some_and(|l| !l.trim().is_empty()) => {}
-            Ok(_) => p.push(Problem::new("auth.admin_token_file", format!("{}: empty", f.display()))),
-            Err(e) => p.push(Problem::new("auth.admin_token_file", format!("{}: {e}", f.display()))),
+            Ok(_) => p.push(Problem::new(
+                "auth.admin_token_file",
+                format!("{}: empty", f.display()),
+            )),
+            Err(e) => p.push(Problem::new(
+                "auth.admin_token_file",
+                format!("{}: {e}", f.display()),
+            )),
         }
     }
     if a.admin_token.as_deref() == Some("") {

@@ -117,7 +117,10 @@ async fn get_inner(addr: &str, path: &str) -> Result<(StatusCode, Bytes), Client
     let mut req = hyper::Request::get(path);
     // The admin bearer token (auth.admin_token), from the environment so
     // it never shows in a process listing.
-    if let Some(t) = std::env::var("SPATE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()) {
+    if let Some(t) = std::env::var("SPATE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
         req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
     }
     let req = req

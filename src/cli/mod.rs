@@ -10,8 +10,8 @@ pub mod bench_cmd;
 pub mod config_cmd;
 pub mod gen_cmd;
 pub mod info_cmd;
-pub mod ping_cmd;
 pub mod passwd_cmd;
+pub mod ping_cmd;
 pub mod pub_cmd;
 pub mod reload;
 pub mod serve;
@@ -44,7 +44,12 @@ pub struct ServerArg {
     )]
     pub addr: String,
     /// Auth token sent in HELLO: `user:secret` or a JWT (protocol.md §5.6).
-    #[arg(long = "token", env = "SPATE_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long = "token",
+        env = "SPATE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
 }
 

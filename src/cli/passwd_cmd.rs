@@ -39,7 +39,10 @@ pub fn run(args: PasswdArgs) -> anyhow::Result<ExitCode> {
     match args.user {
         Some(name) => {
             anyhow::ensure!(!name.contains(':'), "a user name cannot contain ':'");
-            writeln!(out, "[[auth.users]]\nname = {name:?}\nsecret_hash = {hash:?}")?
+            writeln!(
+                out,
+                "[[auth.users]]\nname = {name:?}\nsecret_hash = {hash:?}"
+            )?
         }
         None => writeln!(out, "{hash}")?,
     }

@@ -35,8 +35,16 @@ async fn apply_checked(s: &mut Session, pubs: &[PublishRef<'_>]) {
         }
         let (code, why, reason) = match s.auth_mut().check_publish(p.topic) {
             PublishCheck::Allowed => continue,
-            PublishCheck::NotAuthorized => (ErrorCode::NotAuthorized, "not permitted to publish to", "publish"),
-            PublishCheck::RateLimited => (ErrorCode::RateLimited, "publish rate of this user exceeded: dropped a publish to", "publish_rate"),
+            PublishCheck::NotAuthorized => (
+                ErrorCode::NotAuthorized,
+                "not permitted to publish to",
+                "publish",
+            ),
+            PublishCheck::RateLimited => (
+                ErrorCode::RateLimited,
+                "publish rate of this user exceeded: dropped a publish to",
+                "publish_rate",
+            ),
         };
         apply_allowed(s, &pubs[start..i]).await;
         start = i + 1;

@@ -12,20 +12,30 @@ const MAX_LIST: usize = 10_000;
 pub async fn apply(s: &mut Session, frame: Frame) {
     let broker = s.broker().clone();
     let (write, request_id, topic) = match &frame {
-        Frame::StatePut { request_id, topic, .. } | Frame::StateDel { request_id, topic, .. } => {
-            (true, *request_id, topic)
+        Frame::StatePut {
+            request_id, topic, ..
         }
-        Frame::StateGet { request_id, topic, .. } | Frame::StateList { request_id, topic, .. } => {
-            (false, *request_id, topic)
+        | Frame::StateDel {
+            request_id, topic, ..
+        } => (true, *request_id, topic),
+        Frame::StateGet {
+            request_id, topic, ..
         }
+        | Frame::StateList {
+            request_id, topic, ..
+        } => (false, *request_id, topic),
         _ => return,
     };
     let max = broker.config.limits.max_topic_len as usize;
     if !s.auth().may_state(topic, write) && crate::topics::validate_topic(topic, max).is_ok() {
         broker.auth.counters.refused("state");
         let what = if write { "write" } else { "read" };
-        let msg = format!("not permitted to {what} state of {}", spate_proto::quote_prefix(topic));
-        s.reply(Frame::error(ErrorCode::NotAuthorized, request_id, msg)).await;
+        let msg = format!(
+            "not permitted to {what} state of {}",
+            spate_proto::quote_prefix(topic)
+        );
+        s.reply(Frame::error(ErrorCode::NotAuthorized, request_id, msg))
+            .await;
         return;
     }
     let (request_id, result) = match &frame {

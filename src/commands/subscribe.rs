@@ -31,8 +31,13 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
             "not permitted to subscribe to {}",
             spate_proto::quote_prefix(pattern)
         );
-        s.reply(Frame::error_about(ErrorCode::NotAuthorized, RefKind::Subscription, sub_id, msg))
-            .await;
+        s.reply(Frame::error_about(
+            ErrorCode::NotAuthorized,
+            RefKind::Subscription,
+            sub_id,
+            msg,
+        ))
+        .await;
         return;
     }
     let max = s.broker().config.limits.max_subscriptions_per_connection;

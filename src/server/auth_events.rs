@@ -30,7 +30,9 @@ pub fn admit_ip(broker: &Broker, peer: &Peer) -> Result<Option<IpSlot>, Refusal>
             broker.auth.counters.refused("ip_connections");
             Err((
                 ErrorCode::TooManyConnectionsFromIp,
-                format!("this address already has {max} connections (limits.max_connections_per_ip)"),
+                format!(
+                    "this address already has {max} connections (limits.max_connections_per_ip)"
+                ),
             ))
         }
     }
@@ -84,7 +86,11 @@ pub async fn authenticate(
     };
     let user = match &principal.user {
         Some(u) => {
-            match broker.auth.tracker.connect_user(u, principal.max_connections, principal.publish_per_sec) {
+            match broker.auth.tracker.connect_user(
+                u,
+                principal.max_connections,
+                principal.publish_per_sec,
+            ) {
                 Some(slot) => Some(slot),
                 None => {
                     broker.auth.counters.refused("user_connections");
@@ -124,10 +130,19 @@ pub async fn on_event(s: &mut Session, ev: AuthEvent) -> Option<DisconnectReason
             None
         }
         AuthEvent::Expired => {
-            crate::log_limited!(info, "auth.expired", conn = s.conn().id, "token expired: closing the connection");
+            crate::log_limited!(
+                info,
+                "auth.expired",
+                conn = s.conn().id,
+                "token expired: closing the connection"
+            );
             s.outbox().kill_with(
-                Frame::error(ErrorCode::TokenExpired, 0, "auth token expired: reconnect with a fresh token")
-                    .to_bytes(),
+                Frame::error(
+                    ErrorCode::TokenExpired,
+                    0,
+                    "auth token expired: reconnect with a fresh token",
+                )
+                .to_bytes(),
             );
             Some(DisconnectReason::Timeout)
         }
@@ -142,13 +157,20 @@ async fn reloaded(s: &mut Session) -> Option<DisconnectReason> {
         Ok(p) => p,
         Err(f) => {
             s.broker().auth.counters.failed(f.reason);
-            crate::log_limited!(warn, "auth.reload.close", conn = s.conn().id, reason = f.reason, "credentials no longer accepted after reload: closing");
+            crate::log_limited!(
+                warn,
+                "auth.reload.close",
+                conn = s.conn().id,
+                reason = f.reason,
+                "credentials no longer accepted after reload: closing"
+            );
             let code = if f.is_expired() {
                 ErrorCode::TokenExpired
             } else {
                 ErrorCode::AuthFailed
             };
-            s.outbox().kill_with(Frame::error(code, 0, f.message).to_bytes());
+            s.outbox()
+                .kill_with(Frame::error(code, 0, f.message).to_bytes());
             return Some(DisconnectReason::ProtocolError);
         }
     };

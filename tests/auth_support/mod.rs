@@ -20,7 +20,9 @@ pub const HS_KEY: &[u8] = b"0123456789abcdef0123456789abcdef-test-key";
 
 /// tests/data/auth/`name`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/auth").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/auth")
+        .join(name)
 }
 
 /// Allow-only rules.
@@ -62,7 +64,10 @@ pub fn jwt_config(c: &mut Config, dir: &Path) {
 
 /// Seconds since the epoch.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Signs claims `sub`, `exp` and `spate` = `perms` with `alg`.
@@ -99,14 +104,20 @@ pub async fn hello(addr: SocketAddr, token: &str) -> (RawClient, Frame) {
 /// Connects with `token` and expects WELCOME.
 pub async fn login(addr: SocketAddr, token: &str) -> RawClient {
     let (c, f) = hello(addr, token).await;
-    assert!(matches!(f, Frame::Welcome(_)), "expected WELCOME, got {f:?}");
+    assert!(
+        matches!(f, Frame::Welcome(_)),
+        "expected WELCOME, got {f:?}"
+    );
     c
 }
 
 /// Connects with `token` and expects a fatal ERROR `code`, then the close.
 pub async fn refused(addr: SocketAddr, token: &str, code: spate_proto::ErrorCode) -> String {
     let (mut c, f) = hello(addr, token).await;
-    let Frame::Error { code: got, message, .. } = f else {
+    let Frame::Error {
+        code: got, message, ..
+    } = f
+    else {
         panic!("expected ERROR {code}, got {f:?}");
     };
     assert_eq!(got, code as u16, "{message}");

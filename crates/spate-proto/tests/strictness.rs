@@ -658,6 +658,9 @@ fn error_codes_are_stable() {
             (106, "SLOW_CONSUMER"),
             (107, "IDLE_TIMEOUT"),
             (108, "SHUTTING_DOWN"),
+            (109, "TOKEN_EXPIRED"),
+            (110, "TOO_MANY_CONNECTIONS_FROM_IP"),
+            (111, "TOO_MANY_USER_CONNECTIONS"),
             (200, "UNKNOWN_OPCODE"),
             (201, "INVALID_TOPIC"),
             (202, "INVALID_PATTERN"),
@@ -669,6 +672,8 @@ fn error_codes_are_stable() {
             (208, "NOT_ALLOWED"),
             (209, "STATE_FULL"),
             (210, "INVALID_KEY"),
+            (211, "NOT_AUTHORIZED"),
+            (212, "RATE_LIMITED"),
             (500, "INTERNAL"),
         ]
     );
