@@ -44,7 +44,8 @@ impl SpateWire {
                 version: PROTOCOL_VERSION,
                 flags: 0,
                 client_name: Text::from_static("spate-bench"),
-                auth_token: Text::default(),
+                // h-auth: the same SPATE_TOKEN the other commands read.
+                auth_token: std::env::var("SPATE_TOKEN").map_or_else(|_| Text::default(), Text::from),
             }),
         );
     }
