@@ -16,7 +16,7 @@ async fn goaway_before_expiry_then_token_expired() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = auth_config(vec![]);
     jwt_config(&mut c, dir.path());
-    c.auth.expiry_notice_secs = 1;
+    c.auth.expiry_notice_secs = 2;
     let s = common::start(c).await;
     let t = jwt(
         Algorithm::HS256,
@@ -28,7 +28,7 @@ async fn goaway_before_expiry_then_token_expired() {
     cl.subscribe(1, "a", Default::default()).await;
     match cl.recv_skip_ping().await {
         Frame::GoAway { drain_ms, reason } => {
-            assert!(drain_ms <= 3_000, "{drain_ms}");
+            assert!(drain_ms <= 2_000, "{drain_ms}");
             assert!(reason.as_str().contains("expires"), "{reason}");
         }
         f => panic!("expected GOAWAY, got {f:?}"),

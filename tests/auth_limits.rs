@@ -66,8 +66,8 @@ async fn connections_per_user_are_capped() {
 #[tokio::test]
 async fn a_users_publish_rate_is_shared_by_its_connections() {
     let mut u = user("svc", "pw", publisher());
-    // Burst = 1/20 s worth = 1 message.
-    u.publish_per_sec = Some(10);
+    // 1 per second: a burst of one message, the next token a second later.
+    u.publish_per_sec = Some(1);
     let s = common::start(auth_config(vec![u])).await;
     let mut a = login(s.addr, "svc:pw").await;
     let mut b = login(s.addr, "svc:pw").await;

@@ -246,7 +246,7 @@ impl AuthTable {
             };
         }
         if jwt::looks_like_jwt(token) {
-            return self.from_jwt(token.into());
+            return self.check_jwt(token.into());
         }
         let Some((name, secret)) = token.split_once(':') else {
             return Err(AuthFailure::new(
@@ -272,7 +272,7 @@ impl AuthTable {
         }
     }
 
-    fn from_jwt(&self, token: Arc<str>) -> Result<Principal, AuthFailure> {
+    fn check_jwt(&self, token: Arc<str>) -> Result<Principal, AuthFailure> {
         if self.jwt.is_empty() {
             return Err(AuthFailure::new(
                 "bad_token",
@@ -310,7 +310,7 @@ impl AuthTable {
                 "this server now requires authentication",
             )),
             Credential::Anonymous => Ok(Self::anonymous()),
-            Credential::Jwt { token } => self.from_jwt(token.clone()),
+            Credential::Jwt { token } => self.check_jwt(token.clone()),
             Credential::Secret { hash } => {
                 let name = p.user.as_ref().ok_or_else(gone)?;
                 match self.users.get(name) {

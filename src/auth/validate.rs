@@ -46,7 +46,7 @@ pub fn check(cfg: &Config, p: &mut Vec<Problem>) {
         }
         if u.secret_hash.is_none() && u.cert.is_none() {
             p.push(Problem::new(
-                format!("{at}"),
+                at.clone(),
                 "has neither secret_hash nor cert: it could never log in",
             ));
         }

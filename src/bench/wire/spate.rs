@@ -45,7 +45,8 @@ impl SpateWire {
                 flags: 0,
                 client_name: Text::from_static("spate-bench"),
                 // h-auth: the same SPATE_TOKEN the other commands read.
-                auth_token: std::env::var("SPATE_TOKEN").map_or_else(|_| Text::default(), Text::from),
+                auth_token: std::env::var("SPATE_TOKEN")
+                    .map_or_else(|_| Text::default(), Text::from),
             }),
         );
     }
