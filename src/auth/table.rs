@@ -201,9 +201,11 @@ impl AuthTable {
     }
 
     fn anonymous() -> Principal {
+        // One shared copy: every connection of an open broker is anonymous.
+        static ALL: std::sync::OnceLock<Arc<Permissions>> = std::sync::OnceLock::new();
         Principal {
             user: None,
-            perms: Arc::new(Permissions::all()),
+            perms: ALL.get_or_init(|| Arc::new(Permissions::all())).clone(),
             expires_at: None,
             credential: Credential::Anonymous,
             max_connections: 0,
