@@ -11,6 +11,7 @@ export const ERROR_NAMES: Readonly<Record<number, string>> = {
   106: "SLOW_CONSUMER",
   107: "IDLE_TIMEOUT",
   108: "SHUTTING_DOWN",
+  120: "TLS_REQUIRED",
   200: "UNKNOWN_OPCODE",
   201: "INVALID_TOPIC",
   202: "INVALID_PATTERN",

@@ -188,6 +188,9 @@ error_codes! {
     IdleTimeout = 107, "IDLE_TIMEOUT";
     /// The server is shutting down and the drain deadline passed.
     ShuttingDown = 108, "SHUTTING_DOWN";
+    /// A plaintext client connected to the TLS port (sent in plaintext,
+    /// then the connection closes).
+    TlsRequired = 120, "TLS_REQUIRED";
     /// The opcode is not one this server knows. The frame is skipped.
     UnknownOpcode = 200, "UNKNOWN_OPCODE";
     /// A publish topic is not a valid topic name.
