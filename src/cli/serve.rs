@@ -61,7 +61,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("spate")
         .build()
         .context("starting the async runtime")?;
-    let code = rt.block_on(serve(cfg, args.config.config))?;
+    let code = rt.block_on(serve(cfg, *args.config))?;
     // Connections still closing after a drain deadline must not hold the
     // exit up.
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -98,7 +98,8 @@ fn raise_nofile(max_connections: u32) {
     }
 }
 
-async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode> {
+async fn serve(cfg: Config, flags: ConfigFlags) -> anyhow::Result<ExitCode> {
+    let file = flags.config.clone();
     // Take over SIGTERM/SIGINT before anything else, so a signal during
     // start-up is a clean shutdown rather than the default abrupt exit.
     let signals = Signals::new()?;
@@ -121,6 +122,18 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
         }
         _ => anyhow::Error::new(e),
     })?;
+    // TLS (h-tls): SIGHUP re-reads the configuration and reloads the certificate.
+    if let Some(acc) = server.tls_acceptors() {
+        tokio::spawn(crate::tls::reload::on_sighup(acc, move || {
+            config::load(&flags)
+                .map(|c| c.tls)
+                .map_err(|e| super::config_cmd::describe(&e))
+        }));
+    }
+    let off =
+        |a: Option<std::net::SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let (server_tls_text, server_wss_text) =
+        (off(server.tls_local_addr()), off(server.wss_local_addr()));
     let listen = server.local_addr();
     let ws_addr = server.ws_local_addr();
     let broker = server.broker();
@@ -170,6 +183,8 @@ async fn serve(cfg: Config, file: Option<std::path::PathBuf>) -> anyhow::Result<
         listen = %listen,
         admin = %admin_text,
         ws = %ws_text,
+        tls = %server_tls_text,
+        wss = %server_wss_text,
         config = %file.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string()),
         version = env!("CARGO_PKG_VERSION"),
         "spate ready"

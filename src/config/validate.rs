@@ -28,6 +28,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     history(cfg, &mut p);
     timeouts(cfg, &mut p);
     log(cfg, &mut p);
+    super::tls_validate::check(cfg, &mut p);
     p
 }
 

@@ -34,8 +34,7 @@ mod tests {
 
     fn cert(cn: Option<&str>, sans: &[&str]) -> CertificateDer<'static> {
         let mut p =
-            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
+            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
         p.distinguished_name = DistinguishedName::new();
         if let Some(cn) = cn {
             p.distinguished_name.push(DnType::CommonName, cn);
