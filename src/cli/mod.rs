@@ -17,6 +17,7 @@ pub mod state_cmd;
 pub mod stats_cmd;
 pub mod stats_report;
 pub mod sub_cmd;
+pub mod tls_args;
 
 /// Default address of the broker's client listener.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7411";
@@ -41,6 +42,10 @@ pub struct ServerArg {
         value_parser = server_addr
     )]
     pub addr: String,
+
+    /// TLS (`--tls`, `--ca`, `--cert`, `--key`, `--server-name`).
+    #[command(flatten)]
+    pub tls: tls_args::TlsArgs,
 }
 
 impl ServerArg {
@@ -50,6 +55,7 @@ impl ServerArg {
         &self,
         opts: spate_client::ClientOptions,
     ) -> anyhow::Result<spate_client::Client> {
+        let opts = self.tls.apply(opts)?;
         spate_client::Client::connect(self.addr.as_str(), opts)
             .await
             .map_err(|e| match e {

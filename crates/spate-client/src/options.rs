@@ -60,6 +60,9 @@ pub struct ClientOptions {
     /// treat the connection as dead if another interval passes in silence
     /// (`None`: rely on the server's own PINGs and TCP).
     pub keepalive: Option<Duration>,
+    /// Connect with TLS (feature `tls`); `None`: plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for ClientOptions {
@@ -73,6 +76,8 @@ impl Default for ClientOptions {
             write_buffer: 256 * 1024,
             max_incoming_frame: 16 * 1024 * 1024,
             keepalive: Some(Duration::from_secs(30)),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -81,6 +86,13 @@ impl ClientOptions {
     /// Sets the client name sent in HELLO.
     pub fn name(mut self, name: impl Into<String>) -> ClientOptions {
         self.name = name.into();
+        self
+    }
+
+    /// Connects with TLS (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> ClientOptions {
+        self.tls = Some(tls);
         self
     }
 
