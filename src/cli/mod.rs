@@ -43,7 +43,7 @@ pub struct ServerArg {
     )]
     pub addr: String,
 
-    /// TLS (`--tls`, `--ca`, `--cert`, `--key`, `--server-name`).
+    /// TLS (`--tls`, `--ca`, `--cert`, `--cert-key`, `--server-name`).
     #[command(flatten)]
     pub tls: tls_args::TlsArgs,
 }

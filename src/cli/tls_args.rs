@@ -1,5 +1,5 @@
 //! TLS flags of the client subcommands (`pub`, `sub`, `state`, `ping`,
-//! `info`), part of [`super::ServerArg`]: `--tls`, `--ca`, `--cert`/`--key`
+//! `info`), part of [`super::ServerArg`]: `--tls`, `--ca`, `--cert`/`--cert-key`
 //! (mutual TLS), `--server-name`, each with its `SPATE_*` variable.
 
 use std::path::PathBuf;
@@ -21,13 +21,14 @@ pub struct TlsArgs {
     pub ca: Option<PathBuf>,
 
     /// PEM client certificate chain, for a broker that asks for one
-    /// (mutual TLS); needs --key.
-    #[arg(long, env = "SPATE_CERT", value_name = "FILE", requires = "key")]
+    /// (mutual TLS); needs --cert-key.
+    #[arg(long, env = "SPATE_CERT", value_name = "FILE", requires = "cert_key")]
     pub cert: Option<PathBuf>,
 
-    /// PEM private key of --cert.
-    #[arg(long, env = "SPATE_KEY", value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
+    /// PEM private key of --cert. (Not `--key`: `pub` and `state` use
+    /// that for the message or state key.)
+    #[arg(long, env = "SPATE_CERT_KEY", value_name = "FILE", requires = "cert")]
+    pub cert_key: Option<PathBuf>,
 
     /// Name to verify the broker's certificate against (default: the host
     /// of --server).
@@ -49,7 +50,7 @@ impl TlsArgs {
         if !self.enabled() {
             return Ok(opts);
         }
-        let cert_key = self.cert.as_deref().zip(self.key.as_deref());
+        let cert_key = self.cert.as_deref().zip(self.cert_key.as_deref());
         let mut tls = spate_client::TlsOptions::from_files(self.ca.as_deref(), cert_key)
             .context("setting up TLS")?;
         if let Some(name) = &self.server_name {
