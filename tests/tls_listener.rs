@@ -163,12 +163,14 @@ async fn mutual_tls_required_refuses_without_a_good_certificate() {
     let pki = pki();
     let srv = start_tls(mtls_config(&pki, ClientCertMode::Required)).await;
     let addr = srv.tls.unwrap().to_string();
-    round_trip(addr.clone(), client_opts(&pki.ca.pem, None))
+    let e = round_trip(addr.clone(), client_opts(&pki.ca.pem, None))
         .await
         .expect_err("no client certificate");
-    round_trip(addr.clone(), client_opts(&pki.ca.pem, Some(&pki.mallory)))
+    assert!(e.to_string().contains("CertificateRequired"), "{e}");
+    let e = round_trip(addr.clone(), client_opts(&pki.ca.pem, Some(&pki.mallory)))
         .await
         .expect_err("a certificate from another CA");
+    assert!(e.to_string().contains("UnknownCA"), "{e}");
     round_trip(addr.clone(), client_opts(&pki.ca.pem, Some(&pki.alice)))
         .await
         .expect("alice's certificate");
@@ -195,9 +197,10 @@ async fn mutual_tls_optional_takes_clients_without_a_certificate_but_not_bad_one
     round_trip(addr.clone(), client_opts(&pki.ca.pem, None))
         .await
         .expect("no certificate is allowed");
-    round_trip(addr.clone(), client_opts(&pki.ca.pem, Some(&pki.mallory)))
+    let e = round_trip(addr.clone(), client_opts(&pki.ca.pem, Some(&pki.mallory)))
         .await
         .expect_err("a certificate from another CA");
+    assert!(e.to_string().contains("UnknownCA"), "{e}");
     srv.stop().await;
 }
 
@@ -275,5 +278,26 @@ async fn websocket_over_tls() {
         panic!("expected a binary message, got {reply:?}")
     };
     assert_eq!(b[4], 0x81, "WELCOME opcode");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_client_on_the_tls_port_is_closed_after_the_hello_timeout() {
+    use tokio::io::AsyncReadExt;
+    let pki = pki();
+    let mut cfg = tls_config(&pki);
+    cfg.timeouts.hello_ms = 200;
+    let srv = start_tls(cfg).await;
+    for first in [&b""[..], &[0x16, 0x03, 0x01][..]] {
+        // Nothing at all, then the start of a ClientHello that never ends.
+        let mut s = tokio::net::TcpStream::connect(srv.tls.unwrap()).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, first).await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(STEP, s.read(&mut buf))
+            .await
+            .expect("closed by the server in time")
+            .unwrap_or(0);
+        assert_eq!(n, 0, "nothing but the close");
+    }
     srv.stop().await;
 }
