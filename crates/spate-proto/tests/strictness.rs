@@ -658,6 +658,7 @@ fn error_codes_are_stable() {
             (106, "SLOW_CONSUMER"),
             (107, "IDLE_TIMEOUT"),
             (108, "SHUTTING_DOWN"),
+            (120, "TLS_REQUIRED"),
             (200, "UNKNOWN_OPCODE"),
             (201, "INVALID_TOPIC"),
             (202, "INVALID_PATTERN"),
