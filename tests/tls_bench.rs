@@ -27,7 +27,10 @@ async fn fanout_over_tls() {
     assert_eq!((p.published, p.delivered, p.lost), (3_000, 9_000, 0));
     // The wrong CA is refused.
     c.tls = Some(bench::tls::BenchTls::new(&pki.other_ca.pem, "localhost").unwrap());
-    let err = bench::run(&c, 2).await.expect_err("untrusted certificate").to_string();
+    let err = bench::run(&c, 2)
+        .await
+        .expect_err("untrusted certificate")
+        .to_string();
     assert!(err.contains("UnknownIssuer"), "{err}");
     srv.stop().await;
 }

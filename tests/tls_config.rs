@@ -58,7 +58,10 @@ fn tls_settings_are_checked() {
 
     // The key of another certificate.
     let other_key = pki.alice.1.display();
-    let (ok, err) = check(d, &format!("[tls]\ncert = \"{cert}\"\nkey = \"{other_key}\"\n"));
+    let (ok, err) = check(
+        d,
+        &format!("[tls]\ncert = \"{cert}\"\nkey = \"{other_key}\"\n"),
+    );
     assert!(!ok, "a key that does not match the certificate");
     assert!(err.contains("tls.cert"), "{err}");
 
@@ -70,9 +73,15 @@ fn tls_settings_are_checked() {
     assert!(!ok);
     assert!(err.contains("plaintext_enabled"), "{err}");
 
-    let (ok, err) = check(d, "[server]\nlisten = \"127.0.0.1:7411\"\ntls_listen = \"127.0.0.1:7411\"\n");
+    let (ok, err) = check(
+        d,
+        "[server]\nlisten = \"127.0.0.1:7411\"\ntls_listen = \"127.0.0.1:7411\"\n",
+    );
     assert!(!ok);
-    assert!(err.contains("server.tls_listen") && err.contains("already used by server.listen"), "{err}");
+    assert!(
+        err.contains("server.tls_listen") && err.contains("already used by server.listen"),
+        "{err}"
+    );
 }
 
 #[test]

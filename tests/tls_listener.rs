@@ -46,8 +46,14 @@ async fn pub_sub_over_tls_beside_plaintext() {
         .unwrap();
     // A large payload crosses several TLS records.
     let big = Bytes::from(vec![7u8; 200 * 1024]);
-    plain_client.publish_acked(spate_client::Publication::new("t.x", big.clone())).await.unwrap();
-    tls_client.publish_acked(spate_client::Publication::new("t.x", "hi")).await.unwrap();
+    plain_client
+        .publish_acked(spate_client::Publication::new("t.x", big.clone()))
+        .await
+        .unwrap();
+    tls_client
+        .publish_acked(spate_client::Publication::new("t.x", "hi"))
+        .await
+        .unwrap();
     for sub in [&mut over_tls, &mut over_plain] {
         assert_eq!(one_message(sub).await.payload, big);
         assert_eq!(one_message(sub).await.payload, Bytes::from("hi"));
@@ -64,12 +70,18 @@ async fn pub_sub_over_tls_beside_plaintext() {
 async fn a_client_trusting_another_ca_fails_with_a_clear_error() {
     let pki = pki();
     let srv = start_tls(tls_config(&pki)).await;
-    let err = Client::connect(srv.tls.unwrap().to_string(), client_opts(&pki.other_ca.pem, None))
-        .await
-        .expect_err("the server's certificate is not trusted");
+    let err = Client::connect(
+        srv.tls.unwrap().to_string(),
+        client_opts(&pki.other_ca.pem, None),
+    )
+    .await
+    .expect_err("the server's certificate is not trusted");
     let text = err.to_string();
     assert!(matches!(err, spate_client::Error::Tls(_)), "{err:?}");
-    assert!(text.contains("UnknownIssuer") && text.contains("--ca"), "{text}");
+    assert!(
+        text.contains("UnknownIssuer") && text.contains("--ca"),
+        "{text}"
+    );
     // The CLI says the same and exits non-zero.
     let out = common::cli::run(
         common::cli::spate_at(&srv.tls.unwrap().to_string())
@@ -102,7 +114,9 @@ async fn a_plaintext_client_on_the_tls_port_gets_tls_required() {
         auth_token: Text::default(),
     }))
     .await;
-    let msg = raw.expect_error(spate_proto::ErrorCode::TlsRequired, true).await;
+    let msg = raw
+        .expect_error(spate_proto::ErrorCode::TlsRequired, true)
+        .await;
     assert!(msg.contains("TLS"), "{msg}");
     // The Rust client reports it as the server's error.
     let err = Client::connect(
@@ -119,9 +133,12 @@ async fn a_plaintext_client_on_the_tls_port_gets_tls_required() {
 async fn a_tls_client_on_the_plaintext_port_is_told_so() {
     let pki = pki();
     let srv = start_tls(tls_config(&pki)).await;
-    let err = Client::connect(srv.plain.unwrap().to_string(), client_opts(&pki.ca.pem, None))
-        .await
-        .expect_err("TLS to the plaintext port");
+    let err = Client::connect(
+        srv.plain.unwrap().to_string(),
+        client_opts(&pki.ca.pem, None),
+    )
+    .await
+    .expect_err("TLS to the plaintext port");
     assert!(err.to_string().contains("plaintext port"), "{err}");
     srv.stop().await;
 }
@@ -154,7 +171,8 @@ fn mtls_config(pki: &Pki, mode: ClientCertMode) -> spate::config::Config {
 /// certificate shows only on the first read).
 async fn round_trip(addr: String, opts: ClientOptions) -> Result<(), spate_client::Error> {
     let c = Client::connect(addr, opts).await?;
-    c.publish_acked(spate_client::Publication::new("t.x", "x")).await?;
+    c.publish_acked(spate_client::Publication::new("t.x", "x"))
+        .await?;
     Ok(())
 }
 
@@ -290,8 +308,12 @@ async fn a_silent_client_on_the_tls_port_is_closed_after_the_hello_timeout() {
     let srv = start_tls(cfg).await;
     for first in [&b""[..], &[0x16, 0x03, 0x01][..]] {
         // Nothing at all, then the start of a ClientHello that never ends.
-        let mut s = tokio::net::TcpStream::connect(srv.tls.unwrap()).await.unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut s, first).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(srv.tls.unwrap())
+            .await
+            .unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut s, first)
+            .await
+            .unwrap();
         let mut buf = [0u8; 64];
         let n = tokio::time::timeout(STEP, s.read(&mut buf))
             .await

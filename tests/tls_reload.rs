@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use spate_client::{Client, Event, Publication, SubscribeOptions};
+use tls_support::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
-use tls_support::*;
 
 const STEP: Duration = Duration::from_secs(10);
 
@@ -73,10 +73,15 @@ async fn sighup_reloads_the_certificate_and_keeps_open_connections() {
     let old = Client::connect(addr.clone(), client_opts(&pki.ca.pem, None))
         .await
         .expect("first certificate");
-    let mut sub = old.subscribe("t.x", SubscribeOptions::default()).await.unwrap();
+    let mut sub = old
+        .subscribe("t.x", SubscribeOptions::default())
+        .await
+        .unwrap();
 
     // A certificate from another CA replaces it.
-    let (c, k) = pki.other_ca.leaf("renewed", &["localhost", "127.0.0.1"], false);
+    let (c, k) = pki
+        .other_ca
+        .leaf("renewed", &["localhost", "127.0.0.1"], false);
     std::fs::write(&live_cert, c).unwrap();
     std::fs::write(&live_key, k).unwrap();
     sighup(pid);

@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::builder::BoolishValueParser;
 
 /// How a client subcommand reaches the broker over TLS.
@@ -51,8 +50,8 @@ impl TlsArgs {
             return Ok(opts);
         }
         let cert_key = self.cert.as_deref().zip(self.cert_key.as_deref());
-        let mut tls = spate_client::TlsOptions::from_files(self.ca.as_deref(), cert_key)
-            .context("setting up TLS")?;
+        // The error says "TLS: ..." and names the file.
+        let mut tls = spate_client::TlsOptions::from_files(self.ca.as_deref(), cert_key)?;
         if let Some(name) = &self.server_name {
             tls = tls.server_name(name.clone());
         }

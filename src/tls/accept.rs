@@ -98,8 +98,14 @@ pub async fn handshake(
         Ok(s) => Some(s),
         Err((f, error)) => {
             count(f);
-            let error = error.unwrap_or_default();
-            crate::log_limited!(info, "tls.handshake", peer = %addr, reason = f.as_str(), %error, "TLS handshake failed");
+            match error {
+                Some(error) => {
+                    crate::log_limited!(info, "tls.handshake", peer = %addr, reason = f.as_str(), %error, "TLS handshake failed")
+                }
+                None => {
+                    crate::log_limited!(info, "tls.handshake", peer = %addr, reason = f.as_str(), "TLS handshake failed")
+                }
+            }
             None
         }
     }

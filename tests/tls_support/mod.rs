@@ -66,7 +66,10 @@ impl Ca {
         client: bool,
     ) -> (PathBuf, PathBuf) {
         let (c, k) = self.leaf(cn, sans, client);
-        let (cp, kp) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+        let (cp, kp) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
         std::fs::write(&cp, c).unwrap();
         std::fs::write(&kp, k).unwrap();
         (cp, kp)
@@ -94,7 +97,13 @@ pub fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new(dir.path(), "ca");
     let other_ca = Ca::new(dir.path(), "other-ca");
-    let server = ca.leaf_files(dir.path(), "server", "spate test server", &["localhost", "127.0.0.1"], false);
+    let server = ca.leaf_files(
+        dir.path(),
+        "server",
+        "spate test server",
+        &["localhost", "127.0.0.1"],
+        false,
+    );
     let alice = ca.leaf_files(dir.path(), "alice", "alice", &[], true);
     let mallory = other_ca.leaf_files(dir.path(), "mallory", "mallory", &[], true);
     Pki {

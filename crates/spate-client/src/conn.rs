@@ -132,7 +132,7 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
                         "{addr} is an HTTP server (the admin port?), not a spate client listener"
                     )));
                 }
-                return Err(codec_error(e));
+                return Err(refused_tls(codec_error(e)));
             }
             None => {
                 return Err(Error::Disconnected(
@@ -163,6 +163,26 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
         max_frame: welcome.max_frame as usize,
     };
     Ok((conn, welcome))
+}
+
+/// With TLS 1.3 a server that refuses the client's certificate says so
+/// with an alert the client reads only after its HELLO: say what it means.
+fn refused_tls(e: Error) -> Error {
+    let text = e.to_string();
+    let refused = [
+        "CertificateRequired",
+        "UnknownCA",
+        "BadCertificate",
+        "CertificateExpired",
+    ]
+    .iter()
+    .any(|a| text.contains(a));
+    match refused {
+        true => Error::Tls(format!(
+            "the server refused this client's certificate: {text} (it asks for one signed by its client CA: give --cert and --cert-key)"
+        )),
+        false => e,
+    }
 }
 
 /// Maps a codec failure to the client's error.
