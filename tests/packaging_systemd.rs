@@ -98,8 +98,8 @@ fn unit_is_notify_unprivileged_and_hardened() {
     ] {
         assert!(has(k, v), "missing {k}={v}");
     }
-    // No reload is implemented, so none may be promised.
-    assert!(!s.iter().any(|(k, _)| k == "ExecReload"));
+    // Reload is SIGHUP (the TLS certificate is re-read: tests/tls_reload.rs).
+    assert!(has("ExecReload", "/bin/kill -HUP $MAINPID"));
 }
 
 #[test]
