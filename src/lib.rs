@@ -33,4 +33,5 @@ pub mod logging;
 pub mod queue;
 pub mod server;
 pub mod stats;
+pub mod tls;
 pub mod topics;

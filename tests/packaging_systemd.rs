@@ -98,7 +98,8 @@ fn unit_is_notify_unprivileged_and_hardened() {
     ] {
         assert!(has(k, v), "missing {k}={v}");
     }
-    // SIGHUP reloads users, permissions and limits (src/cli/reload.rs).
+    // SIGHUP reloads users, permissions and limits (src/cli/reload.rs) and
+    // the TLS certificate (tests/tls_reload.rs).
     assert!(has("ExecReload", "/bin/kill -HUP $MAINPID"));
 }
 

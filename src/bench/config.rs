@@ -149,6 +149,9 @@ pub struct BenchConfig {
     pub broker_pid: Option<u32>,
     /// spate only: connect over WebSocket (`ws://addr/`) instead of TCP.
     pub ws: bool,
+    /// spate only: connect with TLS (`--tls --ca FILE`).
+    #[serde(skip)]
+    pub tls: Option<super::tls::BenchTls>,
 }
 
 mod millis {
@@ -181,6 +184,7 @@ impl BenchConfig {
             timeout: Duration::from_secs(60),
             broker_pid: None,
             ws: false,
+            tls: None,
         }
     }
 }

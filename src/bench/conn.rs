@@ -84,12 +84,17 @@ impl ReadBuf {
     }
 }
 
-/// A connection's byte stream: TCP, or WebSocket (spate only).
+/// A TLS stream to the broker.
+type Tls = tokio_rustls::client::TlsStream<TcpStream>;
+
+/// A connection's byte stream: TCP, or WebSocket or TLS (spate only).
 pub enum ConnStream {
     /// Plain TCP.
     Tcp(TcpStream),
     /// WebSocket: both halves of the adapter.
     Ws(WsReader, WsWriter),
+    /// TLS: both halves.
+    Tls(tokio::io::ReadHalf<Tls>, tokio::io::WriteHalf<Tls>),
 }
 
 /// The read half of a [`ConnStream`].
@@ -98,6 +103,8 @@ pub enum ConnRead {
     Tcp(OwnedReadHalf),
     /// WebSocket.
     Ws(WsReader),
+    /// TLS.
+    Tls(tokio::io::ReadHalf<Tls>),
 }
 
 /// The write half of a [`ConnStream`]; over WebSocket, each flush sends
@@ -107,6 +114,8 @@ pub enum ConnWrite {
     Tcp(OwnedWriteHalf),
     /// WebSocket.
     Ws(WsWriter),
+    /// TLS.
+    Tls(tokio::io::WriteHalf<Tls>),
 }
 
 impl ConnStream {
@@ -118,6 +127,7 @@ impl ConnStream {
                 (ConnRead::Tcp(r), ConnWrite::Tcp(w))
             }
             ConnStream::Ws(r, w) => (ConnRead::Ws(r), ConnWrite::Ws(w)),
+            ConnStream::Tls(r, w) => (ConnRead::Tls(r), ConnWrite::Tls(w)),
         }
     }
 }
@@ -133,7 +143,7 @@ macro_rules! delegate_read {
         }
     };
 }
-delegate_read!(ConnRead, Tcp, Ws);
+delegate_read!(ConnRead, Tcp, Ws, Tls);
 
 impl AsyncRead for ConnStream {
     fn poll_read(
@@ -144,12 +154,13 @@ impl AsyncRead for ConnStream {
         match self.get_mut() {
             ConnStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ConnStream::Ws(r, _) => Pin::new(r).poll_read(cx, buf),
+            ConnStream::Tls(r, _) => Pin::new(r).poll_read(cx, buf),
         }
     }
 }
 
 macro_rules! delegate_write {
-    ($t:ty, $tcp:pat => $tw:ident, $ws:pat => $ww:ident) => {
+    ($t:ty, $tcp:pat => $tw:ident, $ws:pat => $ww:ident, $tls:pat => $lw:ident) => {
         impl AsyncWrite for $t {
             fn poll_write(
                 self: Pin<&mut Self>,
@@ -159,25 +170,28 @@ macro_rules! delegate_write {
                 match self.get_mut() {
                     $tcp => Pin::new($tw).poll_write(cx, b),
                     $ws => Pin::new($ww).poll_write(cx, b),
+                    $tls => Pin::new($lw).poll_write(cx, b),
                 }
             }
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 match self.get_mut() {
                     $tcp => Pin::new($tw).poll_flush(cx),
                     $ws => Pin::new($ww).poll_flush(cx),
+                    $tls => Pin::new($lw).poll_flush(cx),
                 }
             }
             fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                 match self.get_mut() {
                     $tcp => Pin::new($tw).poll_shutdown(cx),
                     $ws => Pin::new($ww).poll_shutdown(cx),
+                    $tls => Pin::new($lw).poll_shutdown(cx),
                 }
             }
         }
     };
 }
-delegate_write!(ConnWrite, ConnWrite::Tcp(w) => w, ConnWrite::Ws(w) => w);
-delegate_write!(ConnStream, ConnStream::Tcp(w) => w, ConnStream::Ws(_, w) => w);
+delegate_write!(ConnWrite, ConnWrite::Tcp(w) => w, ConnWrite::Ws(w) => w, ConnWrite::Tls(w) => w);
+delegate_write!(ConnStream, ConnStream::Tcp(w) => w, ConnStream::Ws(_, w) => w, ConnStream::Tls(_, w) => w);
 
 /// A connected, handshaken connection and its adapter.
 pub struct Conn {
@@ -199,6 +213,7 @@ pub async fn connect(
     role: Role,
     recv_buffer: Option<u32>,
     ws: bool,
+    tls: Option<&crate::bench::tls::BenchTls>,
 ) -> Result<Conn, BenchError> {
     let cerr = |source| BenchError::Connect { addr, source };
     let socket = if addr.is_ipv4() {
@@ -215,7 +230,13 @@ pub async fn connect(
         .map_err(|_| BenchError::Timeout("connect"))?
         .map_err(cerr)?;
     stream.set_nodelay(true)?;
-    let stream = if ws {
+    let stream = if let Some(tls) = tls {
+        let s = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.connect(stream, addr))
+            .await
+            .map_err(|_| BenchError::Timeout("TLS handshake"))??;
+        let (r, w) = tokio::io::split(s);
+        ConnStream::Tls(r, w)
+    } else if ws {
         let url = format!("ws://{addr}/");
         let (ws, _) = tokio::time::timeout(
             HANDSHAKE_TIMEOUT,

@@ -24,6 +24,7 @@ pub mod report;
 pub mod scenarios;
 pub mod stamp;
 pub mod subscriber;
+pub mod tls;
 pub mod wire;
 
 pub use config::{BenchConfig, BrokerKind, Scenario, SlowMode, SubOptions};

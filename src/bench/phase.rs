@@ -44,6 +44,8 @@ pub struct Ctx {
     pub deadline: Instant,
     /// Connect over WebSocket.
     pub ws: bool,
+    /// Connect with TLS.
+    pub tls: Option<super::tls::BenchTls>,
 }
 
 impl Ctx {
@@ -58,6 +60,7 @@ impl Ctx {
             timeout: cfg.timeout,
             deadline: Instant::now() + cfg.timeout,
             ws: cfg.ws,
+            tls: cfg.tls.clone(),
         }
     }
 }

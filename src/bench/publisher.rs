@@ -68,6 +68,7 @@ pub async fn run(
         Role::Publisher,
         None,
         ctx.ws,
+        ctx.tls.as_ref(),
     )
     .await
     {

@@ -73,6 +73,7 @@ pub async fn run(
             Role::Subscriber,
             slow.map(|_| SLOW_RECV_BUFFER),
             ctx.ws,
+            ctx.tls.as_ref(),
         )
         .await?;
         c.subscribe(&plan.patterns, ctx.timeout).await?;

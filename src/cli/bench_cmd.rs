@@ -97,6 +97,17 @@ pub struct Common {
     /// `--ws-listen`; default address 127.0.0.1:7413) instead of TCP.
     #[arg(long)]
     pub ws: bool,
+    /// spate: connect with TLS (the server's `--tls-listen`; default
+    /// address 127.0.0.1:7443), trusting the CA in --ca.
+    #[arg(long, requires = "ca")]
+    pub tls: bool,
+    /// spate with --tls: PEM file of the CA that signed the broker's
+    /// certificate.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<std::path::PathBuf>,
+    /// spate with --tls: name to verify the broker's certificate against.
+    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    pub server_name: String,
 }
 
 /// `spate bench fanout`.
@@ -246,6 +257,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             cfg.addr = addr;
         }
     }
+    if let (true, Some(ca)) = (common.tls, &common.ca) {
+        cfg.tls = Some(bench::tls::BenchTls::new(ca, &common.server_name)?);
+    }
     let report = runtime(common.threads)?.block_on(bench::run(&cfg, common.threads))?;
     if common.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -272,9 +286,10 @@ fn spate_server_env() -> anyhow::Result<Option<SocketAddr>> {
 
 fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {
     let mut cfg = BenchConfig::new(scenario, c.broker);
-    cfg.addr = c.addr.unwrap_or(match c.ws {
-        true => SocketAddr::from(([127, 0, 0, 1], 7413)),
-        false => c.broker.default_addr(),
+    cfg.addr = c.addr.unwrap_or(match (c.ws, c.tls) {
+        (true, _) => SocketAddr::from(([127, 0, 0, 1], 7413)),
+        (false, true) => SocketAddr::from(([127, 0, 0, 1], 7443)),
+        (false, false) => c.broker.default_addr(),
     });
     cfg.ws = c.ws;
     cfg.publishers = c.publishers;

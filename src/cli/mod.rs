@@ -19,6 +19,7 @@ pub mod state_cmd;
 pub mod stats_cmd;
 pub mod stats_report;
 pub mod sub_cmd;
+pub mod tls_args;
 
 /// Default address of the broker's client listener.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:7411";
@@ -51,6 +52,10 @@ pub struct ServerArg {
         hide_env_values = true
     )]
     pub token: Option<String>,
+
+    /// TLS (`--tls`, `--ca`, `--cert`, `--cert-key`, `--server-name`).
+    #[command(flatten)]
+    pub tls: tls_args::TlsArgs,
 }
 
 impl ServerArg {
@@ -64,6 +69,7 @@ impl ServerArg {
             Some(t) => opts.token(t.clone()),
             None => opts,
         };
+        let opts = self.tls.apply(opts)?;
         spate_client::Client::connect(self.addr.as_str(), opts)
             .await
             .map_err(|e| match e {

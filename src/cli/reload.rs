@@ -5,7 +5,8 @@
 //! config that fails to load or validate is logged and the old one kept.
 //! Other settings (listeners, queues, timeouts) need a restart.
 //!
-//! [`reload`] is the one entry point: TLS certificate reload joins it.
+//! [`reload`] is the one entry point: it also re-reads the TLS certificate
+//! and key ([`crate::tls::reload`]) when a TLS listener is on.
 
 use std::sync::Arc;
 
@@ -13,12 +14,29 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::broker::Broker;
 use crate::config::{self, Config, ConfigFlags};
+use crate::tls::reload::TlsAcceptors;
 
 /// Reloads once: loads the config the way `spate serve` did and applies
-/// what can change at run time. Returns a description of what went wrong.
-pub fn reload(flags: &ConfigFlags, broker: &Broker) -> Result<(), String> {
+/// what can change at run time: users, permissions and limits, then the
+/// TLS certificate (if a TLS listener is on). Returns a description of
+/// what went wrong; a part that failed leaves its old settings in force.
+pub fn reload(
+    flags: &ConfigFlags,
+    broker: &Broker,
+    tls: Option<&TlsAcceptors>,
+) -> Result<(), String> {
     let cfg = config::load(flags).map_err(|e| super::config_cmd::describe(&e))?;
-    crate::auth::reload::apply(&broker.auth, &cfg)
+    let auth = crate::auth::reload::apply(&broker.auth, &cfg);
+    if let Some(acc) = tls {
+        match acc.reload(&cfg.tls) {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+            Err(e) => tracing::error!(
+                error = %e,
+                "SIGHUP: TLS reload failed; still serving the previous certificate"
+            ),
+        }
+    }
+    auth
 }
 
 /// Reloads on every SIGHUP, forever. Installs the handler before returning
@@ -27,12 +45,13 @@ pub fn reload(flags: &ConfigFlags, broker: &Broker) -> Result<(), String> {
 pub fn on_sighup(
     flags: ConfigFlags,
     broker: Arc<Broker>,
+    tls: Option<Arc<TlsAcceptors>>,
 ) -> anyhow::Result<impl std::future::Future<Output = ()>> {
     let mut hup = signal(SignalKind::hangup())?;
     Ok(async move {
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP: reloading the configuration");
-            if let Err(e) = reload(&flags, &broker) {
+            if let Err(e) = reload(&flags, &broker, tls.as_deref()) {
                 tracing::error!(error = %e, "reload failed: keeping the configuration in force");
             }
         }
@@ -41,11 +60,11 @@ pub fn on_sighup(
 
 /// Logs a loud warning when clients need no authentication but a client
 /// listener is reachable from other machines.
-pub fn warn_if_open(cfg: &Config, listen: std::net::SocketAddr, ws: Option<std::net::SocketAddr>) {
+pub fn warn_if_open(cfg: &Config, listeners: &[Option<std::net::SocketAddr>]) {
     if cfg.auth.required {
         return;
     }
-    for addr in std::iter::once(listen).chain(ws) {
+    for addr in listeners.iter().flatten() {
         if !addr.ip().is_loopback() {
             tracing::warn!(
                 listener = %addr,

@@ -123,6 +123,10 @@ async fn serve(cfg: Config, flags: ConfigFlags) -> anyhow::Result<ExitCode> {
         }
         _ => anyhow::Error::new(e),
     })?;
+    let off =
+        |a: Option<std::net::SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+    let (server_tls_text, server_wss_text) =
+        (off(server.tls_local_addr()), off(server.wss_local_addr()));
     let listen = server.local_addr();
     let ws_addr = server.ws_local_addr();
     let broker = server.broker();
@@ -163,8 +167,22 @@ async fn serve(cfg: Config, flags: ConfigFlags) -> anyhow::Result<ExitCode> {
         let stop = wait_for(admin_stop_rx);
         tokio::spawn(admin::serve(l, source, Exporter::new(global_metrics), stop))
     });
-    super::reload::warn_if_open(&cfg, listen, ws_addr);
-    tokio::spawn(super::reload::on_sighup(flags, broker.clone())?);
+    super::reload::warn_if_open(
+        &cfg,
+        &[
+            Some(listen),
+            ws_addr,
+            server.tls_local_addr(),
+            server.wss_local_addr(),
+        ],
+    );
+    // SIGHUP: users, permissions, limits and the TLS certificate.
+    let tls_acceptors = server.tls_acceptors();
+    tokio::spawn(super::reload::on_sighup(
+        flags,
+        broker.clone(),
+        tls_acceptors,
+    )?);
     let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
     tokio::spawn(signals.handle(stop_tx, drain));
 
@@ -174,6 +192,8 @@ async fn serve(cfg: Config, flags: ConfigFlags) -> anyhow::Result<ExitCode> {
         listen = %listen,
         admin = %admin_text,
         ws = %ws_text,
+        tls = %server_tls_text,
+        wss = %server_wss_text,
         config = %file.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string()),
         version = env!("CARGO_PKG_VERSION"),
         "spate ready"

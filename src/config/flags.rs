@@ -130,6 +130,11 @@ pub struct ConfigFlags {
     /// object per line, for log shippers).
     #[arg(long, env = "SPATE_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+
+    /// TLS listeners (`--tls-listen`, `--tls-cert`, ...: see
+    /// [`super::tls_flags`]).
+    #[command(flatten)]
+    pub tls: super::tls_flags::TlsFlags,
 }
 
 impl ConfigFlags {
@@ -224,6 +229,7 @@ impl ConfigFlags {
         );
         over!(self.log_level, cfg.log.level, "log.level");
         over!(self.log_format, cfg.log.format, "log.format");
+        self.tls.apply(cfg, &mut set);
         set
     }
 }

@@ -13,6 +13,8 @@ pub mod error;
 pub mod flags;
 pub mod load;
 pub mod settings;
+pub mod tls_flags;
+pub mod tls_validate;
 pub mod units;
 pub mod validate;
 

@@ -27,6 +27,9 @@ pub struct Config {
     pub log: Log,
     /// Authentication, users and permissions (`crate::auth`).
     pub auth: crate::auth::AuthConfig,
+    /// TLS certificate, key and client certificates (for `server.tls_listen`
+    /// and `server.wss_listen`).
+    pub tls: Tls,
 }
 
 /// Listener settings.
@@ -46,6 +49,13 @@ pub struct ServerConfig {
     /// `scheme://host[:port]`, or `*` for any). Empty: requests without an
     /// Origin header and http(s) origins on localhost/127.0.0.1 only.
     pub ws_allowed_origins: Vec<String>,
+    /// Serve plaintext TCP on `listen` at all (off for a TLS-only broker).
+    pub plaintext_enabled: bool,
+    /// TLS listener carrying the same protocol (protocol.md §2.2); off when
+    /// unset. Needs `[tls] cert` and `key`.
+    pub tls_listen: Option<SocketAddr>,
+    /// WebSocket-over-TLS (`wss`) listener; off when unset. Needs `[tls]`.
+    pub wss_listen: Option<SocketAddr>,
 }
 
 /// Limits.
@@ -184,6 +194,9 @@ impl Default for ServerConfig {
             admin_enabled: true,
             ws_listen: None,
             ws_allowed_origins: Vec::new(),
+            plaintext_enabled: true,
+            tls_listen: None,
+            wss_listen: None,
         }
     }
 }
@@ -265,4 +278,32 @@ mod policy_name {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
     }
+}
+
+/// TLS settings (h-tls): the server's certificate chain and key, and the
+/// CA that client certificates must chain to (mutual TLS). Re-read on
+/// SIGHUP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM file with the server certificate chain, leaf first.
+    pub cert: Option<std::path::PathBuf>,
+    /// PEM file with the server's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<std::path::PathBuf>,
+    /// PEM file with the CA certificate(s) client certificates must chain
+    /// to; setting it turns on client certificates (mutual TLS).
+    pub client_ca: Option<std::path::PathBuf>,
+    /// With `client_ca`: whether a client must present a certificate.
+    pub client_cert: ClientCertMode,
+}
+
+/// Whether a TLS client must present a certificate (with `tls.client_ca`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCertMode {
+    /// A client without a certificate is refused in the handshake.
+    #[default]
+    Required,
+    /// A client may present one (then it must verify) or none.
+    Optional,
 }

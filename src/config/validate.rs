@@ -29,6 +29,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     timeouts(cfg, &mut p);
     log(cfg, &mut p);
     crate::auth::validate::check(cfg, &mut p);
+    super::tls_validate::check(cfg, &mut p);
     p
 }
 

@@ -58,20 +58,57 @@ pub enum ServerError {
     /// The `[auth]` section could not be put in force (a key file).
     #[error("authentication: {0}")]
     Auth(String),
+    /// The TLS certificate, key or client CA could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A bound, not yet running, broker server.
 pub struct Server {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     ws_listener: Option<TcpListener>,
     broker: Arc<Broker>,
+    tls: TlsListeners,
+}
+
+/// The TLS and `wss` listeners (h-tls), with the acceptors they share.
+#[derive(Default)]
+struct TlsListeners {
+    acceptors: Option<Arc<crate::tls::TlsAcceptors>>,
+    tls: Option<TcpListener>,
+    wss: Option<TcpListener>,
+}
+
+impl TlsListeners {
+    /// Binds `server.tls_listen` and `server.wss_listen` if set, with the
+    /// `[tls]` files loaded.
+    fn bind(config: &Config) -> Result<TlsListeners, ServerError> {
+        let s = &config.server;
+        if s.tls_listen.is_none() && s.wss_listen.is_none() {
+            return Ok(TlsListeners::default());
+        }
+        let acceptors = Arc::new(crate::tls::TlsAcceptors::load(&config.tls)?);
+        let bind = |a: Option<SocketAddr>| {
+            a.map(|addr| listen(addr).map_err(|source| ServerError::Bind { addr, source }))
+                .transpose()
+        };
+        Ok(TlsListeners {
+            acceptors: Some(acceptors),
+            tls: bind(s.tls_listen)?,
+            wss: bind(s.wss_listen)?,
+        })
+    }
 }
 
 impl Server {
     /// Binds the client listener from `config.server.listen`.
     pub async fn bind(config: Arc<Config>) -> Result<Server, ServerError> {
         let addr = config.server.listen;
-        let listener = listen(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = match config.server.plaintext_enabled {
+            true => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
+            false => None,
+        };
+        let tls = TlsListeners::bind(&config)?;
         let ws_listener = match config.server.ws_listen {
             Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
             None => None,
@@ -83,14 +120,35 @@ impl Server {
             listener,
             ws_listener,
             broker,
+            tls,
         })
     }
 
-    /// The address actually bound (useful with port 0).
+    /// The address actually bound (useful with port 0): the plaintext
+    /// listener's, or the TLS listener's when plaintext is off.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+            .as_ref()
+            .or(self.tls.tls.as_ref())
+            .or(self.ws_listener.as_ref())
+            .or(self.tls.wss.as_ref())
+            .and_then(|l| l.local_addr().ok())
+            .unwrap_or(self.broker.config.server.listen)
+    }
+
+    /// The address the TLS listener actually bound, if it is on.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.tls.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The address the `wss` listener actually bound, if it is on.
+    pub fn wss_local_addr(&self) -> Option<SocketAddr> {
+        self.tls.wss.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The TLS acceptors (to reload on SIGHUP), if a TLS listener is on.
+    pub fn tls_acceptors(&self) -> Option<Arc<crate::tls::TlsAcceptors>> {
+        self.tls.acceptors.clone()
     }
 
     /// The address the WebSocket listener actually bound, if it is on.
@@ -114,13 +172,20 @@ impl Server {
             listener,
             ws_listener,
             broker,
+            tls,
         } = self;
+        let TlsListeners {
+            acceptors,
+            tls: tls_listener,
+            wss: wss_listener,
+        } = tls;
         let cfg = broker.config.clone();
         let (stage_tx, stage_rx) = watch::channel(Stage::Running);
         let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
         let tracker = TaskTracker::new();
         tokio::spawn(broker.clone().run_sweeper());
-        tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
+        let plain_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        tracing::info!(addr = %plain_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "accepting clients");
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);
         loop {
@@ -146,7 +211,33 @@ impl Server {
                 // it just spawned, while the kernel's accept queue fills up and
                 // drops SYNs. Accepting is cheap; taking the whole queue at
                 // once keeps it empty.
-                accepted = tokio::task::unconstrained(listener.accept()) => match accepted {
+                accepted = accept_opt(tls_listener.as_ref()) => match accepted {
+                    Ok((sock, peer)) => {
+                        broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let permit = permits.clone().try_acquire_owned().ok();
+                        let Some(acceptor) = acceptors.as_ref().map(|a| a.tcp()) else { continue };
+                        tracker.spawn(crate::tls::serve::tls_conn(acceptor, sock, peer, broker.clone(), stage_rx.clone(), permit));
+                    }
+                    Err(e) => {
+                        crate::log_limited!(warn, "accept", error = %e, "TLS accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
+                accepted = accept_opt(wss_listener.as_ref()) => match accepted {
+                    Ok((sock, peer)) => {
+                        broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let permit = permits.clone().try_acquire_owned().ok();
+                        let Some(acceptor) = acceptors.as_ref().map(|a| a.wss()) else { continue };
+                        tracker.spawn(crate::tls::serve::wss_conn(acceptor, sock, peer, broker.clone(), stage_rx.clone(), permit));
+                    }
+                    Err(e) => {
+                        crate::log_limited!(warn, "accept", error = %e, "wss accept failed");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                },
+                accepted = tokio::task::unconstrained(accept_opt(listener.as_ref())) => match accepted {
                     Ok((sock, peer)) => {
                         backoff = Duration::from_millis(5);
                         broker.counters.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -175,6 +266,8 @@ impl Server {
         }
         drop(listener);
         drop(ws_listener);
+        drop(tls_listener);
+        drop(wss_listener);
         broker.stop_accepting();
         let drain = Duration::from_millis(cfg.timeouts.shutdown_drain_ms);
         tracing::info!(

@@ -48,7 +48,7 @@ pub fn close_code_for(code: ErrorCode) -> u16 {
     4000 + code as u16
 }
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws<S> = WebSocketStream<S>;
 
 /// Serves one accepted TCP socket on the WebSocket listener: handshake
 /// within `timeouts.hello_ms`, then the ordinary connection. Without a
@@ -63,6 +63,21 @@ pub async fn handle(
     permit: Option<OwnedSemaphorePermit>,
 ) {
     let _ = sock.set_nodelay(true);
+    handle_stream(sock, Peer::ws(peer), broker, stage, permit).await
+}
+
+/// [`handle`] over any byte stream: plain TCP, or TLS for `wss`
+/// (`crate::tls`), with the [`Peer`] its listener made.
+#[allow(clippy::result_large_err)] // the handshake callback's signature is tungstenite's
+pub async fn handle_stream<S>(
+    sock: S,
+    peer: Peer,
+    broker: Arc<Broker>,
+    stage: watch::Receiver<Stage>,
+    permit: Option<OwnedSemaphorePermit>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let cfg = broker.config.clone();
     let max_frame = cfg.limits.max_frame_bytes as usize;
     let max_msg = max_frame + MESSAGE_MARGIN;
@@ -92,7 +107,7 @@ pub async fn handle(
     let (rd, wr) = split(ws, max_frame);
     match permit {
         Some(permit) => {
-            connection::serve(rd, wr, Peer::ws(peer), broker, stage).await;
+            connection::serve(rd, wr, peer, broker, stage).await;
             drop(permit);
         }
         None => {
@@ -198,7 +213,10 @@ impl Shared {
 /// used by `spate bench` as a client). `max_frame` bounds the length
 /// prefixes the cut-frame check trusts (larger ones are left to the frame
 /// reader to report).
-pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
+pub fn split<S>(ws: Ws<S>, max_frame: usize) -> (WsReader<S>, WsWriter<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let shared = Arc::new(Shared::default());
     let (sink, stream) = ws.split();
     (
@@ -220,8 +238,8 @@ pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
 }
 
 /// The read half: the bytes of the binary messages, in order.
-pub struct WsReader {
-    stream: SplitStream<Ws>,
+pub struct WsReader<S = TcpStream> {
+    stream: SplitStream<Ws<S>>,
     cur: Bytes,
     done: bool,
     max_frame: usize,
@@ -249,7 +267,7 @@ fn cut_frame_at(msg: &[u8], max_frame: usize) -> Option<usize> {
     None
 }
 
-impl WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// Waits until a message's bytes are at hand (or the stream ended).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self;
@@ -291,7 +309,7 @@ impl WsReader {
     }
 }
 
-impl AsyncRead for WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsReader<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -305,7 +323,7 @@ impl AsyncRead for WsReader {
     }
 }
 
-impl ReadSource for WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSource for WsReader<S> {
     fn readable(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
         std::future::poll_fn(move |cx| self.poll_fill(cx))
     }
@@ -325,8 +343,8 @@ impl ReadSource for WsReader {
 
 /// The write half: what is written between two flushes (whole frames)
 /// leaves as one binary message.
-pub struct WsWriter {
-    sink: SplitSink<Ws, Message>,
+pub struct WsWriter<S = TcpStream> {
+    sink: SplitSink<Ws<S>, Message>,
     out: BytesMut,
     /// Code of the last frame sent if it was a fatal ERROR or GOAWAY.
     last_error: Option<u16>,
@@ -362,7 +380,7 @@ fn ending_code(msg: &[u8]) -> Option<u16> {
     }
 }
 
-impl AsyncWrite for WsWriter {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWriter<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,

@@ -9,8 +9,7 @@ use std::collections::VecDeque;
 
 use futures::StreamExt;
 use spate_proto::{Codec, Frame, Hello, Text, Welcome, PROTOCOL_VERSION};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -33,11 +32,15 @@ pub(crate) struct Parked {
     pub(crate) events: VecDeque<Event>,
 }
 
+/// The read half of the transport (TCP, or TLS with feature `tls`).
+pub(crate) type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half of the transport.
+pub(crate) type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
 /// A live connection.
-#[derive(Debug)]
 pub(crate) struct Conn {
-    pub(crate) reader: FramedRead<OwnedReadHalf, Codec>,
-    pub(crate) writer: OwnedWriteHalf,
+    pub(crate) reader: FramedRead<ReadHalf, Codec>,
+    pub(crate) writer: WriteHalf,
     /// A fatal ERROR the server sent; it closes the connection next.
     pub(crate) fatal: Option<Error>,
     /// Set by GOAWAY: the reason, and when to stop waiting for the close.
@@ -48,6 +51,33 @@ pub(crate) struct Conn {
     pub(crate) ping_outstanding: bool,
     /// The server's largest accepted frame.
     pub(crate) max_frame: usize,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("fatal", &self.fatal)
+            .field("goaway", &self.goaway)
+            .field("max_frame", &self.max_frame)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the transport: TCP, wrapped in TLS when the options ask for it.
+async fn transport(
+    stream: TcpStream,
+    addr: &str,
+    opts: &ClientOptions,
+) -> Result<(ReadHalf, WriteHalf), Error> {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &opts.tls {
+        let s = crate::tls::connect(stream, addr, tls).await?;
+        let (r, w) = tokio::io::split(s);
+        return Ok((Box::new(r), Box::new(w)));
+    }
+    let _ = (addr, opts);
+    let (r, w) = stream.into_split();
+    Ok((Box::new(r), Box::new(w)))
 }
 
 /// Connects to `addr` and exchanges HELLO/WELCOME, within the configured
@@ -65,7 +95,7 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
         cause: e.into(),
     })?;
     stream.set_nodelay(true).map_err(Error::io)?;
-    let (r, mut writer) = stream.into_split();
+    let (r, mut writer) = transport(stream, addr, opts).await?;
     let mut reader =
         FramedRead::with_capacity(r, Codec::replies(opts.max_incoming_frame), READ_BUFFER);
     let hello = Frame::Hello(Hello {
@@ -105,7 +135,7 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
                         "{addr} is an HTTP server (the admin port?), not a spate client listener"
                     )));
                 }
-                return Err(codec_error(e));
+                return Err(refused_tls(codec_error(e)));
             }
             None => {
                 return Err(Error::Disconnected(
@@ -136,6 +166,26 @@ async fn handshake(addr: &str, opts: &ClientOptions) -> Result<(Conn, Welcome), 
         max_frame: welcome.max_frame as usize,
     };
     Ok((conn, welcome))
+}
+
+/// With TLS 1.3 a server that refuses the client's certificate says so
+/// with an alert the client reads only after its HELLO: say what it means.
+fn refused_tls(e: Error) -> Error {
+    let text = e.to_string();
+    let refused = [
+        "CertificateRequired",
+        "UnknownCA",
+        "BadCertificate",
+        "CertificateExpired",
+    ]
+    .iter()
+    .any(|a| text.contains(a));
+    match refused {
+        true => Error::Tls(format!(
+            "the server refused this client's certificate: {text} (it asks for one signed by its client CA: give --cert and --cert-key)"
+        )),
+        false => e,
+    }
 }
 
 /// Maps a codec failure to the client's error.

@@ -102,6 +102,10 @@ pub enum Error {
     /// (e.g. a topic over 65,535 bytes); nothing was sent.
     #[error("cannot encode the request: {0}")]
     Unencodable(spate_proto::EncodeError),
+    /// TLS could not be set up: the CA, certificate or key files, or the
+    /// handshake (an unknown CA, a name mismatch, a plaintext port).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 impl From<ServerError> for Error {

@@ -50,6 +50,8 @@ mod shared;
 mod state;
 mod subs;
 mod subscription;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::Client;
 pub use error::{Error, ServerError, StateError};
@@ -58,6 +60,8 @@ pub use options::{ClientOptions, Reconnect, SubscribeOptions, TokenSource};
 pub use publication::{PubAck, Publication};
 pub use state::{Condition, StateEntry, StatePage, StateValue};
 pub use subscription::Subscription;
+#[cfg(feature = "tls")]
+pub use tls::TlsOptions;
 
 /// The wire protocol crate, for its types (`Policy`, `Start`, `Text`,
 /// `ErrorCode`, …).

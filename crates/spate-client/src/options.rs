@@ -63,6 +63,9 @@ pub struct ClientOptions {
     /// HELLO's `auth_token` (protocol.md §5.6): `user:secret` or a JWT;
     /// `None` sends none. Asked again on every (re)connection.
     pub token: Option<TokenSource>,
+    /// Connect with TLS (feature `tls`); `None`: plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 /// Where the auth token comes from: a fixed string, or a function asked
@@ -125,6 +128,8 @@ impl Default for ClientOptions {
             max_incoming_frame: 16 * 1024 * 1024,
             keepalive: Some(Duration::from_secs(30)),
             token: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -145,6 +150,13 @@ impl ClientOptions {
     /// Asks `f` for a fresh token on every connection.
     pub fn token_fn(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> ClientOptions {
         self.token = Some(TokenSource::refresh(f));
+        self
+    }
+
+    /// Connects with TLS (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::tls::TlsOptions) -> ClientOptions {
+        self.tls = Some(tls);
         self
     }
 

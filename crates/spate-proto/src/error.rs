@@ -195,6 +195,9 @@ error_codes! {
     TooManyConnectionsFromIp = 110, "TOO_MANY_CONNECTIONS_FROM_IP";
     /// The user is at its connection limit.
     TooManyUserConnections = 111, "TOO_MANY_USER_CONNECTIONS";
+    /// A plaintext client connected to the TLS port (sent in plaintext,
+    /// then the connection closes).
+    TlsRequired = 120, "TLS_REQUIRED";
     /// The opcode is not one this server knows. The frame is skipped.
     UnknownOpcode = 200, "UNKNOWN_OPCODE";
     /// A publish topic is not a valid topic name.

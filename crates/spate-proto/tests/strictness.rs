@@ -661,6 +661,7 @@ fn error_codes_are_stable() {
             (109, "TOKEN_EXPIRED"),
             (110, "TOO_MANY_CONNECTIONS_FROM_IP"),
             (111, "TOO_MANY_USER_CONNECTIONS"),
+            (120, "TLS_REQUIRED"),
             (200, "UNKNOWN_OPCODE"),
             (201, "INVALID_TOPIC"),
             (202, "INVALID_PATTERN"),
