@@ -32,4 +32,5 @@ pub mod logging;
 pub mod queue;
 pub mod server;
 pub mod stats;
+pub mod storage;
 pub mod topics;

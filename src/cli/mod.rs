@@ -16,6 +16,7 @@ pub mod serve;
 pub mod state_cmd;
 pub mod stats_cmd;
 pub mod stats_report;
+pub mod storage_cmd;
 pub mod sub_cmd;
 
 /// Default address of the broker's client listener.
@@ -157,6 +158,9 @@ pub enum Command {
     Config(config_cmd::ConfigCommand),
     /// Load-test a broker (spate, nats-server or redis-server).
     Bench(bench_cmd::BenchArgs),
+    /// Check or repair a storage directory offline (`[storage] dir`).
+    #[command(subcommand)]
+    Storage(storage_cmd::StorageCommand),
     /// Generate shell completions or the man page.
     #[command(subcommand, hide = true)]
     Generate(gen_cmd::GenerateCommand),
@@ -175,6 +179,7 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Info(a) => info_cmd::run(a),
         Command::Config(c) => config_cmd::run(c),
         Command::Bench(a) => bench_cmd::run(a),
+        Command::Storage(c) => storage_cmd::run(c),
         Command::Generate(c) => gen_cmd::run(c),
     }
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Logging.
     pub log: Log,
+    /// Durability (h-storage): `[storage]`, see `config::storage`.
+    pub storage: super::storage::Storage,
 }
 
 /// Listener settings.

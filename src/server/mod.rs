@@ -54,6 +54,9 @@ pub enum ServerError {
         /// OS error.
         source: std::io::Error,
     },
+    /// h-storage: the storage directory could not be recovered.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// A bound, not yet running, broker server.
@@ -75,7 +78,7 @@ impl Server {
         Ok(Server {
             listener,
             ws_listener,
-            broker: Arc::new(Broker::new(config)),
+            broker: Arc::new(Broker::open(config)?),
         })
     }
 
@@ -187,6 +190,7 @@ impl Server {
             // of the margin is for the tasks to be scheduled.
             let _ = tokio::time::timeout(STOP_GRACE * 2, tracker.wait()).await;
         }
+        broker.close_storage();
         tracing::info!("shutdown complete");
         Ok(())
     }

@@ -213,6 +213,10 @@ error_codes! {
     InvalidKey = 210, "INVALID_KEY";
     /// An unexpected server fault; the request may be retried.
     Internal = 500, "INTERNAL";
+    /// The server could not make a persisted write durable (the log
+    /// failed or did not reach disk in time); the write may or may not
+    /// survive a restart.
+    StorageFailed = 501, "STORAGE_FAILED";
 }
 
 impl ErrorCode {

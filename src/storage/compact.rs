@@ -1,0 +1,2 @@
+//! Background compaction (not yet implemented): see the module docs of
+//! `storage`.
