@@ -81,6 +81,10 @@ pub struct Storage {
     pub config: StorageConfig,
     /// Directory.
     pub dir: PathBuf,
+    /// Torn tail records cut off when this storage was opened.
+    pub torn_at_open: u64,
+    /// Did the previous run stop cleanly?
+    pub was_clean: bool,
 }
 
 impl Storage {
@@ -117,6 +121,8 @@ impl Storage {
                 log: Arc::new(log),
                 config: cfg.clone(),
                 dir,
+                torn_at_open: rec.torn,
+                was_clean: rec.clean,
             },
             rec,
         ))
