@@ -201,6 +201,7 @@ fn writer(s: Arc<Shared>, mut seg: SegmentWriter, policy: FsyncPolicy, interval:
         };
         s.room.notify_waiters();
         buf.clear();
+        let mut result = Ok(());
         for item in batch.drain(..) {
             let r = match item {
                 Item::Epoch(t, epoch) => Record::Epoch {
@@ -214,9 +215,14 @@ fn writer(s: Arc<Shared>, mut seg: SegmentWriter, policy: FsyncPolicy, interval:
                 Item::Message(b) => Record::Message(b),
                 Item::Clean => Record::Clean,
             };
+            let start = buf.len();
             r.encode(&mut buf);
+            if result.is_ok() && seg.must_rotate_before(buf.len(), buf.len() - start) {
+                result = seg.write(&buf[..start]).and_then(|()| seg.rotate());
+                buf.drain(..start);
+            }
         }
-        let result = (|| {
+        let result = result.and_then(|()| {
             if !buf.is_empty() {
                 seg.write(&buf)?;
                 dirty = true;
@@ -232,7 +238,7 @@ fn writer(s: Arc<Shared>, mut seg: SegmentWriter, policy: FsyncPolicy, interval:
                 last_sync = Instant::now();
             }
             Ok::<(), StorageError>(())
-        })();
+        });
         if let Err(e) = result {
             tracing::error!(error = %e, "storage: writing the log failed; persisted writes are refused from now on");
             s.failed.store(true, Ordering::Relaxed);

@@ -145,14 +145,24 @@ impl SegmentWriter {
         self.num
     }
 
-    /// Appends framed records; a write that would pass the size limit goes
-    /// to a new segment (the old one is synced first, so a segment before
-    /// the last is always complete on disk).
+    /// Would `pending` more bytes, of which `last` are one record, pass
+    /// the size limit with something before that record? Then the bytes
+    /// before it go to this segment and the record starts the next.
+    pub fn must_rotate_before(&self, pending: usize, last: usize) -> bool {
+        self.len + pending as u64 > self.max_bytes
+            && (self.len > MAGIC.len() as u64 || pending > last)
+    }
+
+    /// Closes this segment (synced, so a segment before the last is
+    /// always complete on disk) and starts the next.
+    pub fn rotate(&mut self) -> Result<(), StorageError> {
+        self.sync()?;
+        *self = SegmentWriter::create(&self.dir, self.num + 1, self.max_bytes)?;
+        Ok(())
+    }
+
+    /// Appends framed records.
     pub fn write(&mut self, buf: &[u8]) -> Result<(), StorageError> {
-        if self.len + buf.len() as u64 > self.max_bytes && self.len > MAGIC.len() as u64 {
-            self.sync()?;
-            *self = SegmentWriter::create(&self.dir, self.num + 1, self.max_bytes)?;
-        }
         self.file
             .write_all(buf)
             .map_err(|e| StorageError::io(&path_of(&self.dir, self.num), e))?;
