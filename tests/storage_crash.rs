@@ -47,7 +47,7 @@ max_age_secs = 0
 [storage]
 dir = "{}"
 fsync = "always"
-segment_bytes = 1048576
+segment_bytes = 16384
 [[storage.persist]]
 pattern = "crash.>"
 state = true

@@ -251,3 +251,71 @@ async fn a_corrupt_middle_segment_stops_the_start_then_check_and_repair() {
     assert_eq!(r.status, StateStatus::Ok);
     srv.stop().await;
 }
+
+fn files_with(dir: &Path, ext: &str) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == ext)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn compaction_keeps_the_latest_state_and_retained_history_and_drops_old_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = storage_config(dir.path(), FsyncPolicy::Never);
+    cfg.history.max_msgs = 5;
+    let srv = start(cfg.clone()).await;
+    let mut c = RawClient::connect(srv.addr).await;
+    let big = "v".repeat(500);
+    for i in 0..100 {
+        put(&mut c, "cfg.c", &format!("k{}", i % 3), &format!("{i}{big}"), Condition::None).await;
+    }
+    put(&mut c, "cfg.c", "gone", "x", Condition::None).await;
+    c.send(Frame::StateDel {
+        request_id: 3,
+        topic: Text::from("cfg.c"),
+        key: Text::from("gone"),
+        condition: Condition::None,
+    })
+    .await;
+    c.recv().await;
+    let (epoch, _) = publish_acked(&mut c, "hist.c", 0, 20).await;
+    // (The background compactor may already have run meanwhile.)
+    let before = files_with(dir.path(), "seg") + files_with(dir.path(), "snap");
+    let broker = srv.broker.clone();
+    let done = tokio::task::spawn_blocking(move || broker.compact_storage())
+        .await
+        .unwrap()
+        .expect("storage on")
+        .expect("compaction");
+    assert_eq!(files_with(dir.path(), "snap"), 1);
+    assert_eq!(files_with(dir.path(), "seg"), 1, "only the segment after the snapshot");
+    assert!(done.deleted + 1 >= before, "{done:?}, {before} files before");
+    // Writes after the compaction land in the new segment.
+    let r = put(&mut c, "cfg.c", "k0", "after", Condition::None).await;
+    assert_eq!(r.revision, 103);
+    drop(c);
+    srv.stop().await;
+
+    let srv = start(cfg).await;
+    let mut c = RawClient::connect(srv.addr).await;
+    assert_eq!(get(&mut c, "cfg.c", "k0").await.value.as_deref(), Some(&b"after"[..]));
+    let r = get(&mut c, "cfg.c", "k1").await;
+    assert_eq!(r.revision, 98, "latest revision of k1 (i = 97)");
+    assert!(r.value.unwrap().starts_with(b"97"));
+    assert_eq!(get(&mut c, "cfg.c", "gone").await.status, StateStatus::NotFound);
+    let mut s = RawClient::connect(srv.addr).await;
+    let sub = s.subscribe(1, "hist.c", from(1, epoch)).await;
+    assert_eq!(sub.epoch, epoch);
+    assert_eq!(sub.start, StartStatus::Truncated, "history beyond retention is gone");
+    assert_eq!((sub.first_seq, sub.last_seq), (16, 20));
+    let r = put(&mut c, "cfg.c", "k2", "next", Condition::None).await;
+    assert_eq!(r.revision, 104, "no gap after a clean stop");
+    srv.stop().await;
+}

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::queue::{Credit, Msg};
 use crate::storage::hook::TopicLog;
 use crate::storage::log::Item;
+use crate::storage::compact::{self, Compacted, TopicSnap};
 use crate::storage::recover::RecTopic;
 use crate::storage::{Storage, StorageError, DURABLE_DEADLINE};
 
@@ -124,6 +125,69 @@ impl Broker {
     pub async fn wait_log_room(&self) {
         if let Some(st) = &self.storage {
             st.log.wait_room().await;
+        }
+    }
+
+    /// Compacts the log now (see `storage::compact`); `None` without
+    /// storage. Blocking: run it off the async workers.
+    pub fn compact_storage(&self) -> Option<Result<Compacted, StorageError>> {
+        let st = self.storage.as_ref()?;
+        let snaps = self.topic_list().into_iter().filter_map(|t| {
+            let inner = t.inner.lock();
+            let p = inner.persist.as_ref()?;
+            let (state, history) = p.persists();
+            let mut msgs = Vec::new();
+            if history {
+                msgs.extend(inner.history.since(0).map(|m| (m.seq(), m.body().clone())));
+            }
+            if state {
+                msgs.extend(
+                    inner
+                        .state
+                        .snapshot()
+                        .into_iter()
+                        .map(|m| (m.seq(), m.body().clone())),
+                );
+            }
+            Some(TopicSnap {
+                name: t.name.to_string(),
+                epoch: t.epoch,
+                reserved: p.reserved(),
+                seq: inner.seq,
+                msgs,
+            })
+        });
+        Some(compact::compact(st, snaps))
+    }
+
+    /// Compacts in the background whenever the log has grown by more than
+    /// four segments and than the last snapshot since the last compaction.
+    /// Ends when the broker is dropped by everyone else or its log closes.
+    pub async fn run_compactor(self: Arc<Self>) {
+        let Some(st) = self.storage.clone() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let (mut mark, mut snap_bytes) = (st.log.bytes_written(), 0u64);
+        loop {
+            tick.tick().await;
+            if Arc::strong_count(&self) == 1 || st.log.is_closed() || st.log.has_failed() {
+                return;
+            }
+            let grown = st.log.bytes_written() - mark;
+            if grown <= (4 * st.config.segment_bytes).max(snap_bytes) {
+                continue;
+            }
+            mark = st.log.bytes_written();
+            let b = self.clone();
+            match tokio::task::spawn_blocking(move || b.compact_storage()).await {
+                Ok(Some(Ok(c))) => {
+                    snap_bytes = c.bytes;
+                    tracing::info!(snapshot = c.snapshot, bytes = c.bytes, deleted = c.deleted, "storage: compacted");
+                }
+                Ok(Some(Err(e))) => tracing::warn!(error = %e, "storage: compaction failed"),
+                Ok(None) | Err(_) => return,
+            }
         }
     }
 

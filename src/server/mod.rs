@@ -116,6 +116,7 @@ impl Server {
         let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
         let tracker = TaskTracker::new();
         tokio::spawn(broker.clone().run_sweeper());
+        tokio::spawn(broker.clone().run_compactor());
         tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "accepting clients");
         tokio::pin!(shutdown);
         let mut backoff = Duration::from_millis(5);

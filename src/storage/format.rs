@@ -4,7 +4,7 @@
 //! ```text
 //! len   u32 LE   bytes of `payload`
 //! crc   u32 LE   CRC-32 (IEEE, crc32fast) of `kind` and `payload`
-//! kind  u8       1 EPOCH, 2 RESERVE, 3 MESSAGE, 4 CLEAN
+//! kind  u8       1 EPOCH, 2 RESERVE, 3 MESSAGE, 4 CLEAN, 5 APPLIED
 //! payload
 //! ```
 //!
@@ -16,7 +16,9 @@
 //! - MESSAGE: the MESSAGE body exactly as subscribers receive it
 //!   (protocol.md §7.1: epoch, seq, timestamp, flags, topic, key, headers,
 //!   payload);
-//! - CLEAN: empty; the server stopped cleanly after this record.
+//! - CLEAN: empty; the server stopped cleanly after this record;
+//! - APPLIED: topic, seq — (in a compaction snapshot) every message of the
+//!   topic up to this seq is already reflected: later copies are skipped.
 
 use bytes::{BufMut, Bytes};
 
@@ -31,6 +33,7 @@ const EPOCH: u8 = 1;
 const RESERVE: u8 = 2;
 const MESSAGE: u8 = 3;
 const CLEAN: u8 = 4;
+const APPLIED: u8 = 5;
 
 /// One log record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,13 @@ pub enum Record {
     Message(Bytes),
     /// Clean shutdown marker.
     Clean,
+    /// Messages of `topic` up to `seq` are already reflected.
+    Applied {
+        /// Topic name.
+        topic: String,
+        /// Highest reflected seq.
+        seq: u64,
+    },
 }
 
 /// Why bytes at some offset are not a record.
@@ -77,6 +87,7 @@ impl Record {
             Record::Reserve { topic, seq } => frame_topic_u64(out, RESERVE, topic, *seq),
             Record::Message(body) => frame(out, MESSAGE, body),
             Record::Clean => frame(out, CLEAN, &[]),
+            Record::Applied { topic, seq } => frame_topic_u64(out, APPLIED, topic, *seq),
         }
     }
 
@@ -100,12 +111,12 @@ impl Record {
         }
         let (kind, payload) = (rec[0], &rec[1..]);
         let r = match kind {
-            EPOCH | RESERVE => {
+            EPOCH | RESERVE | APPLIED => {
                 let (topic, n) = topic_u64(payload)?;
-                if kind == EPOCH {
-                    Record::Epoch { topic, epoch: n }
-                } else {
-                    Record::Reserve { topic, seq: n }
+                match kind {
+                    EPOCH => Record::Epoch { topic, epoch: n },
+                    RESERVE => Record::Reserve { topic, seq: n },
+                    _ => Record::Applied { topic, seq: n },
                 }
             }
             MESSAGE => Record::Message(Bytes::copy_from_slice(payload)),
@@ -166,6 +177,10 @@ mod tests {
             },
             Record::Message(Bytes::from_static(b"body bytes")),
             Record::Clean,
+            Record::Applied {
+                topic: "x".into(),
+                seq: 9,
+            },
         ];
         let mut buf = Vec::new();
         for r in &recs {

@@ -48,6 +48,16 @@ impl TopicLog {
         }
     }
 
+    /// Persists state / history?
+    pub fn persists(&self) -> (bool, bool) {
+        (self.state, self.history)
+    }
+
+    /// Highest reserved seq.
+    pub fn reserved(&self) -> u64 {
+        self.reserved
+    }
+
     /// Clean shutdown: the exact last seq becomes the reservation, so the
     /// next run continues without a gap.
     pub fn on_close(&mut self, topic: &Arc<str>, seq: u64) {

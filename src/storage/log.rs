@@ -36,6 +36,9 @@ pub enum Item {
     Message(Bytes),
     /// Clean shutdown.
     Clean,
+    /// Compaction: start a new segment and send its number (every record
+    /// queued before this one is in an earlier segment).
+    Rotate(std::sync::mpsc::SyncSender<u64>),
 }
 
 impl Item {
@@ -43,7 +46,7 @@ impl Item {
         match self {
             Item::Epoch(t, _) | Item::Reserve(t, _) => t.len() + 19,
             Item::Message(b) => b.len() + 9,
-            Item::Clean => 9,
+            Item::Clean | Item::Rotate(_) => 9,
         }
     }
 }
@@ -63,6 +66,7 @@ struct Shared {
     room: Notify,
     failed: AtomicBool,
     durable: watch::Sender<u64>,
+    written: std::sync::atomic::AtomicU64,
 }
 
 /// Handle to the log; the writer thread stops on [`Log::close`].
@@ -87,6 +91,7 @@ impl Log {
             room: Notify::new(),
             failed: AtomicBool::new(false),
             durable: tx,
+            written: std::sync::atomic::AtomicU64::new(0),
         });
         let s = shared.clone();
         let thread = std::thread::Builder::new()
@@ -158,6 +163,16 @@ impl Log {
         }
     }
 
+    /// Bytes written to segments since the start.
+    pub fn bytes_written(&self) -> u64 {
+        self.shared.written.load(Ordering::Relaxed)
+    }
+
+    /// Has the log been closed?
+    pub fn is_closed(&self) -> bool {
+        self.thread.lock().is_none()
+    }
+
     /// Has a write or fsync failed (the log accepts nothing more)?
     pub fn has_failed(&self) -> bool {
         self.shared.failed.load(Ordering::Relaxed)
@@ -214,6 +229,17 @@ fn writer(s: Arc<Shared>, mut seg: SegmentWriter, policy: FsyncPolicy, interval:
                 },
                 Item::Message(b) => Record::Message(b),
                 Item::Clean => Record::Clean,
+                Item::Rotate(tx) => {
+                    if result.is_ok() {
+                        s.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                        result = seg.write(&buf).and_then(|()| seg.rotate());
+                        buf.clear();
+                        if result.is_ok() {
+                            let _ = tx.send(seg.num());
+                        }
+                    }
+                    continue;
+                }
             };
             let start = buf.len();
             r.encode(&mut buf);
@@ -224,6 +250,7 @@ fn writer(s: Arc<Shared>, mut seg: SegmentWriter, policy: FsyncPolicy, interval:
         }
         let result = result.and_then(|()| {
             if !buf.is_empty() {
+                s.written.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 seg.write(&buf)?;
                 dirty = true;
             }

@@ -85,6 +85,8 @@ pub struct Storage {
     pub torn_at_open: u64,
     /// Did the previous run stop cleanly?
     pub was_clean: bool,
+    /// One compaction at a time.
+    pub compacting: parking_lot::Mutex<()>,
 }
 
 impl Storage {
@@ -123,6 +125,7 @@ impl Storage {
                 dir,
                 torn_at_open: rec.torn,
                 was_clean: rec.clean,
+                compacting: parking_lot::Mutex::new(()),
             },
             rec,
         ))

@@ -65,8 +65,30 @@ pub type KeepFn<'a> = &'a dyn Fn(&str) -> Option<(bool, usize)>;
 
 /// Reads the log in `dir`, cutting a torn tail off the last segment.
 pub fn recover(dir: &Path, keep: KeepFn<'_>) -> Result<Recovered, StorageError> {
-    let nums = segment::list(dir)?;
     let mut out = Recovered::default();
+    // The newest compaction snapshot, then the segments from it on;
+    // older files are what that compaction had yet to delete.
+    let snaps = super::compact::list(dir)?;
+    let from = snaps.last().copied().unwrap_or(0);
+    super::compact::delete_before(dir, from)?;
+    if let Some(&k) = snaps.last() {
+        let path = super::compact::path_of(dir, k);
+        let s = segment::scan(&path)?;
+        if let Some((offset, why)) = s.bad {
+            return Err(StorageError::Corrupt {
+                path,
+                offset,
+                why: why.to_string(),
+            });
+        }
+        out.bytes += s.len;
+        for r in s.records {
+            out.records += 1;
+            apply(&mut out.topics, r, keep);
+        }
+        out.next_segment = k;
+    }
+    let nums = segment::list(dir)?;
     for (i, &n) in nums.iter().enumerate() {
         let path = segment::path_of(dir, n);
         let Scan {
@@ -145,6 +167,12 @@ fn apply(topics: &mut HashMap<String, RecTopic>, r: Record, keep: KeepFn<'_>) {
                     t.history.pop_front();
                 }
                 t.history.push_back((m.seq, m.timestamp_us, body));
+            }
+        }
+        Record::Applied { topic, seq } => {
+            if keep(&topic).is_some() {
+                let t = topics.entry(topic).or_default();
+                t.max_seq = t.max_seq.max(seq);
             }
         }
         Record::Clean => {}
