@@ -63,7 +63,14 @@ history = true
 /// Starts the broker on an ephemeral port; returns it and its address.
 async fn spawn(config: &Path) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spate"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "info", "--config"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "info",
+            "--config",
+        ])
         .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -113,13 +120,14 @@ async fn cas_writer(addr: SocketAddr) -> Seen {
     .await;
     if let Some(Frame::StateReply(r)) = c.try_recv().await {
         rev = r.revision;
-        val = r.value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap());
+        val = r
+            .value
+            .map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap());
     }
     loop {
         let next = val + 1;
-        let sent = c
-            .io
-            .send_frame_or_eof(Frame::StatePut {
+        let sent =
+            c.io.send_frame_or_eof(Frame::StatePut {
                 request_id: 2,
                 topic: Text::from(STATE),
                 key: Text::from("n"),
@@ -140,7 +148,9 @@ async fn cas_writer(addr: SocketAddr) -> Seen {
                 assert_eq!(r.status, StateStatus::Conflict);
                 seen.max_seen = seen.max_seen.max(r.revision);
                 rev = r.revision;
-                val = r.value.map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap());
+                val = r
+                    .value
+                    .map_or(0, |v| std::str::from_utf8(&v).unwrap().parse().unwrap());
             }
             Some(f) => panic!("unexpected {f:?}"),
             None => return seen,
@@ -159,7 +169,11 @@ async fn publisher(addr: SocketAddr, id: usize, round: usize) -> Seen {
             n += 1;
             let p = Bytes::from(format!("r{round}-p{id}-{n}"));
             payloads.insert(n, p.clone());
-            if !c.io.send_frame_or_eof(Frame::Publish(publish(n, TOPIC, p, true))).await {
+            if !c
+                .io
+                .send_frame_or_eof(Frame::Publish(publish(n, TOPIC, p, true)))
+                .await
+            {
                 return seen;
             }
         }
@@ -199,9 +213,7 @@ trait SendOrEof {
     async fn send_frame_or_eof(&mut self, f: Frame) -> bool;
 }
 
-impl SendOrEof
-    for tokio_util::codec::Framed<tokio::net::TcpStream, spate_proto::Codec>
-{
+impl SendOrEof for tokio_util::codec::Framed<tokio::net::TcpStream, spate_proto::Codec> {
     async fn send_frame_or_eof(&mut self, f: Frame) -> bool {
         use futures::SinkExt;
         self.send(f).await.is_ok()
@@ -218,10 +230,19 @@ async fn verify(addr: SocketAddr, all: &Seen, last_round: &Seen) -> u64 {
         key: Text::from("n"),
     })
     .await;
-    let Frame::StateReply(r) = c.recv().await else { panic!() };
+    let Frame::StateReply(r) = c.recv().await else {
+        panic!()
+    };
     if let Some((&rev, &val)) = all.acked_revs.last_key_value() {
-        assert!(r.revision >= rev, "acked revision {rev} lost: now {}", r.revision);
-        let now: u64 = std::str::from_utf8(r.value.as_deref().unwrap()).unwrap().parse().unwrap();
+        assert!(
+            r.revision >= rev,
+            "acked revision {rev} lost: now {}",
+            r.revision
+        );
+        let now: u64 = std::str::from_utf8(r.value.as_deref().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(now >= val, "acked value {val} lost: now {now}");
         if r.revision == rev {
             assert_eq!(now, val);
@@ -260,13 +281,24 @@ async fn verify(addr: SocketAddr, all: &Seen, last_round: &Seen) -> u64 {
             }
         }
         for (seq, p) in &last_round.acked {
-            assert_eq!(got.get(seq), Some(p), "acked seq {seq} not replayed as acked");
+            assert_eq!(
+                got.get(seq),
+                Some(p),
+                "acked seq {seq} not replayed as acked"
+            );
         }
     }
     // No seq or revision reused: the next write is above all ever seen.
-    c.send(Frame::Publish(publish(7, TOPIC, "probe", true))).await;
-    let Frame::PubAck { seq, epoch, .. } = c.recv().await else { panic!() };
-    assert!(seq > all.max_seen, "seq {seq} reused (seen up to {})", all.max_seen);
+    c.send(Frame::Publish(publish(7, TOPIC, "probe", true)))
+        .await;
+    let Frame::PubAck { seq, epoch, .. } = c.recv().await else {
+        panic!()
+    };
+    assert!(
+        seq > all.max_seen,
+        "seq {seq} reused (seen up to {})",
+        all.max_seen
+    );
     if all.epoch != 0 {
         assert_eq!(epoch, all.epoch);
     }
@@ -311,7 +343,10 @@ async fn kill_9_loses_no_acknowledged_write() {
             last_round.acked_revs.extend(s.acked_revs);
             last_round.max_seen = last_round.max_seen.max(s.max_seen);
             if s.epoch != 0 {
-                assert!(all.epoch == 0 || all.epoch == s.epoch, "epoch changed under load");
+                assert!(
+                    all.epoch == 0 || all.epoch == s.epoch,
+                    "epoch changed under load"
+                );
                 all.epoch = s.epoch;
             }
         }

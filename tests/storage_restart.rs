@@ -11,7 +11,9 @@ use bytes::Bytes;
 use common::*;
 use spate::config::storage::{FsyncPolicy, PersistRule};
 use spate::config::Config;
-use spate_proto::{Condition, Frame, Start, StartStatus, StateReply, StateStatus, SubscribeOptions, Text};
+use spate_proto::{
+    Condition, Frame, Start, StartStatus, StateReply, StateStatus, SubscribeOptions, Text,
+};
 
 fn storage_config(dir: &Path, fsync: FsyncPolicy) -> Config {
     let mut c = test_config();
@@ -33,7 +35,13 @@ fn storage_config(dir: &Path, fsync: FsyncPolicy) -> Config {
     c
 }
 
-async fn put(c: &mut RawClient, topic: &str, key: &str, value: &str, cond: Condition) -> StateReply {
+async fn put(
+    c: &mut RawClient,
+    topic: &str,
+    key: &str,
+    value: &str,
+    cond: Condition,
+) -> StateReply {
     c.send(Frame::StatePut {
         request_id: 9,
         topic: Text::from(topic),
@@ -65,8 +73,13 @@ async fn get(c: &mut RawClient, topic: &str, key: &str) -> StateReply {
 async fn publish_acked(c: &mut RawClient, topic: &str, from: u64, n: u64) -> (u64, u64) {
     let mut last = (0, 0);
     for i in from..from + n {
-        c.send(Frame::Publish(publish(i as u32, topic, format!("m{i}"), true)))
-            .await;
+        c.send(Frame::Publish(publish(
+            i as u32,
+            topic,
+            format!("m{i}"),
+            true,
+        )))
+        .await;
         match c.recv_skip_ping().await {
             Frame::PubAck { epoch, seq, .. } => last = (epoch, seq),
             f => panic!("{f:?}"),
@@ -88,9 +101,24 @@ async fn a_clean_restart_keeps_revisions_history_and_epochs() {
     let cfg = storage_config(dir.path(), FsyncPolicy::Interval);
     let srv = start(cfg.clone()).await;
     let mut c = RawClient::connect(srv.addr).await;
-    assert_eq!(put(&mut c, "cfg.app", "color", "red", Condition::None).await.revision, 1);
-    assert_eq!(put(&mut c, "cfg.app", "color", "blue", Condition::IfRevision(1)).await.revision, 2);
-    assert_eq!(put(&mut c, "cfg.app", "size", "xl", Condition::None).await.revision, 3);
+    assert_eq!(
+        put(&mut c, "cfg.app", "color", "red", Condition::None)
+            .await
+            .revision,
+        1
+    );
+    assert_eq!(
+        put(&mut c, "cfg.app", "color", "blue", Condition::IfRevision(1))
+            .await
+            .revision,
+        2
+    );
+    assert_eq!(
+        put(&mut c, "cfg.app", "size", "xl", Condition::None)
+            .await
+            .revision,
+        3
+    );
     let (epoch, last) = publish_acked(&mut c, "hist.a", 0, 10).await;
     assert_eq!(last, 10);
     // A topic no rule names stays in memory.
@@ -105,7 +133,14 @@ async fn a_clean_restart_keeps_revisions_history_and_epochs() {
     assert_eq!(r.value.as_deref(), Some(&b"blue"[..]));
     // The revision continues where it stopped: no gap after a clean stop,
     // and compare-and-set against the old revision still works.
-    let r = put(&mut c, "cfg.app", "color", "green", Condition::IfRevision(2)).await;
+    let r = put(
+        &mut c,
+        "cfg.app",
+        "color",
+        "green",
+        Condition::IfRevision(2),
+    )
+    .await;
     assert_eq!((r.status, r.revision), (StateStatus::Ok, 4));
     // Resume across the restart: same epoch, replay of all ten, no gap.
     let mut s = RawClient::connect(srv.addr).await;
@@ -126,7 +161,11 @@ async fn a_clean_restart_keeps_revisions_history_and_epochs() {
 
 #[tokio::test]
 async fn every_fsync_policy_persists_across_a_clean_restart() {
-    for policy in [FsyncPolicy::Always, FsyncPolicy::Interval, FsyncPolicy::Never] {
+    for policy in [
+        FsyncPolicy::Always,
+        FsyncPolicy::Interval,
+        FsyncPolicy::Never,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let cfg = storage_config(dir.path(), policy);
         let srv = start(cfg.clone()).await;
@@ -140,7 +179,11 @@ async fn every_fsync_policy_persists_across_a_clean_restart() {
         let srv = start(cfg).await;
         let mut c = RawClient::connect(srv.addr).await;
         let r = get(&mut c, "cfg.p", "n").await;
-        assert_eq!((r.revision, r.value.as_deref()), (20, Some(&b"19"[..])), "{policy:?}");
+        assert_eq!(
+            (r.revision, r.value.as_deref()),
+            (20, Some(&b"19"[..])),
+            "{policy:?}"
+        );
         srv.stop().await;
     }
 }
@@ -181,11 +224,20 @@ async fn a_torn_tail_is_cut_counted_and_never_served() {
     let srv = start(cfg.clone()).await;
     let st = srv.broker.storage().expect("storage on");
     assert_eq!(st.torn_at_open, 1, "the torn record is counted");
-    assert_eq!(std::fs::metadata(&seg).unwrap().len(), good_len, "and cut off");
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        good_len,
+        "and cut off"
+    );
     let mut c = RawClient::connect(srv.addr).await;
     let r = get(&mut c, "cfg.t", "k").await;
     assert_eq!(r.value.as_deref(), Some(&b"kept"[..]));
-    assert_eq!(put(&mut c, "cfg.t", "k", "next", Condition::IfRevision(1)).await.revision, 2);
+    assert_eq!(
+        put(&mut c, "cfg.t", "k", "next", Condition::IfRevision(1))
+            .await
+            .revision,
+        2
+    );
     drop(c);
     srv.stop().await;
     // The next start sees an intact log.
@@ -240,7 +292,11 @@ async fn a_corrupt_middle_segment_stops_the_start_then_check_and_repair() {
     assert!(out.stdout.contains("BAD at byte offset"), "{}", out.stdout);
     let out = cli::run(cli::spate_at("127.0.0.1:1").args(["storage", "repair", &dir_s])).await;
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("truncating") && out.stdout.contains("deleting"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("truncating") && out.stdout.contains("deleting"),
+        "{}",
+        out.stdout
+    );
     let out = cli::run(cli::spate_at("127.0.0.1:1").args(["storage", "check", &dir_s])).await;
     assert_eq!(out.code, Some(0), "{}", out.stdout);
 
@@ -274,7 +330,14 @@ async fn compaction_keeps_the_latest_state_and_retained_history_and_drops_old_se
     let mut c = RawClient::connect(srv.addr).await;
     let big = "v".repeat(500);
     for i in 0..100 {
-        put(&mut c, "cfg.c", &format!("k{}", i % 3), &format!("{i}{big}"), Condition::None).await;
+        put(
+            &mut c,
+            "cfg.c",
+            &format!("k{}", i % 3),
+            &format!("{i}{big}"),
+            Condition::None,
+        )
+        .await;
     }
     put(&mut c, "cfg.c", "gone", "x", Condition::None).await;
     c.send(Frame::StateDel {
@@ -295,8 +358,15 @@ async fn compaction_keeps_the_latest_state_and_retained_history_and_drops_old_se
         .expect("storage on")
         .expect("compaction");
     assert_eq!(files_with(dir.path(), "snap"), 1);
-    assert_eq!(files_with(dir.path(), "seg"), 1, "only the segment after the snapshot");
-    assert!(done.deleted + 1 >= before, "{done:?}, {before} files before");
+    assert_eq!(
+        files_with(dir.path(), "seg"),
+        1,
+        "only the segment after the snapshot"
+    );
+    assert!(
+        done.deleted + 1 >= before,
+        "{done:?}, {before} files before"
+    );
     // Writes after the compaction land in the new segment.
     let r = put(&mut c, "cfg.c", "k0", "after", Condition::None).await;
     assert_eq!(r.revision, 103);
@@ -305,15 +375,25 @@ async fn compaction_keeps_the_latest_state_and_retained_history_and_drops_old_se
 
     let srv = start(cfg).await;
     let mut c = RawClient::connect(srv.addr).await;
-    assert_eq!(get(&mut c, "cfg.c", "k0").await.value.as_deref(), Some(&b"after"[..]));
+    assert_eq!(
+        get(&mut c, "cfg.c", "k0").await.value.as_deref(),
+        Some(&b"after"[..])
+    );
     let r = get(&mut c, "cfg.c", "k1").await;
     assert_eq!(r.revision, 98, "latest revision of k1 (i = 97)");
     assert!(r.value.unwrap().starts_with(b"97"));
-    assert_eq!(get(&mut c, "cfg.c", "gone").await.status, StateStatus::NotFound);
+    assert_eq!(
+        get(&mut c, "cfg.c", "gone").await.status,
+        StateStatus::NotFound
+    );
     let mut s = RawClient::connect(srv.addr).await;
     let sub = s.subscribe(1, "hist.c", from(1, epoch)).await;
     assert_eq!(sub.epoch, epoch);
-    assert_eq!(sub.start, StartStatus::Truncated, "history beyond retention is gone");
+    assert_eq!(
+        sub.start,
+        StartStatus::Truncated,
+        "history beyond retention is gone"
+    );
     assert_eq!((sub.first_seq, sub.last_seq), (16, 20));
     let r = put(&mut c, "cfg.c", "k2", "next", Condition::None).await;
     assert_eq!(r.revision, 104, "no gap after a clean stop");

@@ -118,3 +118,35 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backlog(owed_from: Option<u64>, seqs: &[u64]) -> Backlog {
+        Backlog {
+            status: StartStatus::Replay,
+            gap: None,
+            msgs: seqs
+                .iter()
+                .map(|&s| Msg::new(Bytes::from_static(b"x"), s, 0))
+                .collect(),
+            owed_from,
+        }
+    }
+
+    #[test]
+    fn holes_are_the_owed_seqs_no_message_carries() {
+        // Contiguous up to the last seq: nothing to announce.
+        assert!(holes(&backlog(Some(3), &[3, 4, 5]), 5).is_empty());
+        // Skipped after a crash: 6..=99 between messages, 101..=200 at the end.
+        assert_eq!(
+            holes(&backlog(Some(4), &[4, 5, 100]), 200),
+            vec![(2, 6, 99), (3, 101, 200)]
+        );
+        // Asked from inside a hole, nothing retained after it.
+        assert_eq!(holes(&backlog(Some(7), &[]), 50), vec![(0, 7, 50)]);
+        // Live and snapshot starts owe nothing.
+        assert!(holes(&backlog(None, &[1, 9]), 20).is_empty());
+    }
+}

@@ -11,9 +11,9 @@ use super::state::Entry;
 use super::{new_epoch, Broker, Topic};
 use crate::config::Config;
 use crate::queue::{Credit, Msg};
+use crate::storage::compact::{self, Compacted, TopicSnap};
 use crate::storage::hook::TopicLog;
 use crate::storage::log::Item;
-use crate::storage::compact::{self, Compacted, TopicSnap};
 use crate::storage::recover::RecTopic;
 use crate::storage::{Storage, StorageError, DURABLE_DEADLINE};
 
@@ -183,7 +183,12 @@ impl Broker {
             match tokio::task::spawn_blocking(move || b.compact_storage()).await {
                 Ok(Some(Ok(c))) => {
                     snap_bytes = c.bytes;
-                    tracing::info!(snapshot = c.snapshot, bytes = c.bytes, deleted = c.deleted, "storage: compacted");
+                    tracing::info!(
+                        snapshot = c.snapshot,
+                        bytes = c.bytes,
+                        deleted = c.deleted,
+                        "storage: compacted"
+                    );
                 }
                 Ok(Some(Err(e))) => tracing::warn!(error = %e, "storage: compaction failed"),
                 Ok(None) | Err(_) => return,

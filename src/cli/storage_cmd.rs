@@ -55,7 +55,10 @@ pub fn run(cmd: StorageCommand) -> anyhow::Result<ExitCode> {
                 println!("{} segments, no damage", reports.len());
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("{bad} damaged segment(s): run `spate storage repair {}`", dir.display());
+                println!(
+                    "{bad} damaged segment(s): run `spate storage repair {}`",
+                    dir.display()
+                );
                 Ok(ExitCode::FAILURE)
             }
         }
@@ -74,7 +77,10 @@ pub fn run(cmd: StorageCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             for (path, len) in &plan.delete {
-                println!("deleting {} ({len} bytes, after the damage)", path.display());
+                println!(
+                    "deleting {} ({len} bytes, after the damage)",
+                    path.display()
+                );
             }
             repair::apply(&dir, &plan)?;
             let after = repair::check(&dir)?;

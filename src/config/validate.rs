@@ -314,4 +314,20 @@ mod tests {
         cfg.timeouts.ping_interval_ms = 0;
         assert!(fields(&cfg).is_empty());
     }
+
+    #[test]
+    fn storage_settings_are_checked() {
+        let mut cfg = Config::default();
+        cfg.storage.segment_bytes = 100;
+        cfg.storage.fsync_interval_ms = 0;
+        cfg.storage.persist[0].pattern = "a.>.b".into();
+        assert_eq!(
+            fields(&cfg),
+            vec![
+                "storage.fsync_interval_ms",
+                "storage.segment_bytes",
+                "storage.persist[0].pattern"
+            ]
+        );
+    }
 }
