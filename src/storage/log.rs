@@ -308,7 +308,11 @@ mod tests {
     fn group_commit_makes_every_record_durable_with_few_fsyncs() {
         let dir = tempfile::tempdir().unwrap();
         let seg = SegmentWriter::create(dir.path(), 0, 1 << 20).unwrap();
-        let log = Arc::new(Log::start(seg, FsyncPolicy::Always, Duration::from_millis(100)));
+        let log = Arc::new(Log::start(
+            seg,
+            FsyncPolicy::Always,
+            Duration::from_millis(100),
+        ));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -324,7 +328,9 @@ mod tests {
                         let t: Arc<str> = Arc::from(format!("t{i}").as_str());
                         for n in 1..=50u64 {
                             let lsn = log.append(Item::Reserve(t.clone(), n));
-                            log.wait_durable(lsn, Duration::from_secs(10)).await.unwrap();
+                            log.wait_durable(lsn, Duration::from_secs(10))
+                                .await
+                                .unwrap();
                         }
                     })
                 })
