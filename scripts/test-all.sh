@@ -41,6 +41,10 @@ fi
 step "cargo test (workspace)"
 cargo test --workspace
 
+# h-storage: the kill -9 crash loop of the storage, bounded in kills and time.
+step "storage crash test: ${CRASH_KILLS:-50} kill -9 restarts under load, at most ${CRASH_TIMEOUT:-180} s (scripts/crash-test.sh)"
+bash scripts/crash-test.sh
+
 step "Python client: mypy --strict and pytest against the broker (clients/python/test.sh)"
 bash clients/python/test.sh
 

@@ -33,5 +33,6 @@ pub mod logging;
 pub mod queue;
 pub mod server;
 pub mod stats;
+pub mod storage;
 pub mod tls;
 pub mod topics;

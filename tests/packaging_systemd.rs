@@ -90,6 +90,7 @@ fn unit_is_notify_unprivileged_and_hardened() {
         ("Group", "spate"),
         ("NoNewPrivileges", "yes"),
         ("ProtectSystem", "strict"),
+        ("StateDirectory", "spate"),
         ("ProtectHome", "yes"),
         ("PrivateTmp", "yes"),
         ("CapabilityBoundingSet", ""),

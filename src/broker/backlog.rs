@@ -18,6 +18,31 @@ pub struct Backlog {
     pub gap: Option<GapMarker>,
     /// Messages to deliver before live ones, in seq order.
     pub msgs: Vec<Msg>,
+    /// The first seq this backlog owes the subscriber, when every seq from
+    /// it to the topic's last must be accounted for: seqs missing in
+    /// between (skipped after a crash, see `storage`) are announced by
+    /// GAP `NOT_RETAINED` ([`holes`]). `None` for live and snapshot starts.
+    pub owed_from: Option<u64>,
+}
+
+/// The ranges of seqs from `owed_from` to `last_seq` that no message of
+/// `msgs` carries, each with the index of the message it precedes
+/// (`msgs.len()` for a range at the end).
+pub fn holes(b: &Backlog, last_seq: u64) -> Vec<(usize, u64, u64)> {
+    let Some(mut next) = b.owed_from else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, m) in b.msgs.iter().enumerate() {
+        if m.seq() > next {
+            out.push((i, next, m.seq() - 1));
+        }
+        next = m.seq() + 1;
+    }
+    if next <= last_seq {
+        out.push((b.msgs.len(), next, last_seq));
+    }
+    out
 }
 
 impl Backlog {
@@ -33,6 +58,7 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
         status: StartStatus::Live,
         gap: None,
         msgs: Vec::new(),
+        owed_from: None,
     };
     match start {
         Start::New => live,
@@ -44,6 +70,7 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
             Backlog {
                 status: StartStatus::Replay,
                 gap: None,
+                owed_from: msgs.first().map(Msg::seq),
                 msgs,
             }
         }
@@ -51,12 +78,17 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
             status: StartStatus::Snapshot,
             gap: None,
             msgs: inner.state.snapshot(),
+            owed_from: None,
         },
-        Start::FromSeq { epoch: e, .. } if e != 0 && e != epoch => Backlog {
-            status: StartStatus::EpochChanged,
-            gap: None,
-            msgs: inner.history.since(0).cloned().collect(),
-        },
+        Start::FromSeq { epoch: e, .. } if e != 0 && e != epoch => {
+            let msgs: Vec<Msg> = inner.history.since(0).cloned().collect();
+            Backlog {
+                status: StartStatus::EpochChanged,
+                gap: None,
+                owed_from: msgs.first().map(Msg::seq),
+                msgs,
+            }
+        }
         Start::FromSeq { seq, .. } => {
             let seq = seq.max(1);
             if seq > inner.seq {
@@ -68,6 +100,7 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
                     status: StartStatus::Replay,
                     gap: None,
                     msgs: inner.history.since(seq).cloned().collect(),
+                    owed_from: Some(seq),
                 };
             }
             let gap = GapMarker::range(
@@ -80,7 +113,40 @@ pub fn plan(inner: &TopicInner, topic: &str, epoch: u64, start: Start) -> Backlo
                 status: StartStatus::Truncated,
                 gap: Some(gap),
                 msgs: inner.history.since(earliest).cloned().collect(),
+                owed_from: Some(earliest),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backlog(owed_from: Option<u64>, seqs: &[u64]) -> Backlog {
+        Backlog {
+            status: StartStatus::Replay,
+            gap: None,
+            msgs: seqs
+                .iter()
+                .map(|&s| Msg::new(Bytes::from_static(b"x"), s, 0))
+                .collect(),
+            owed_from,
+        }
+    }
+
+    #[test]
+    fn holes_are_the_owed_seqs_no_message_carries() {
+        // Contiguous up to the last seq: nothing to announce.
+        assert!(holes(&backlog(Some(3), &[3, 4, 5]), 5).is_empty());
+        // Skipped after a crash: 6..=99 between messages, 101..=200 at the end.
+        assert_eq!(
+            holes(&backlog(Some(4), &[4, 5, 100]), 200),
+            vec![(2, 6, 99), (3, 101, 200)]
+        );
+        // Asked from inside a hole, nothing retained after it.
+        assert_eq!(holes(&backlog(Some(7), &[]), 50), vec![(0, 7, 50)]);
+        // Live and snapshot starts owe nothing.
+        assert!(holes(&backlog(None, &[1, 9]), 20).is_empty());
     }
 }

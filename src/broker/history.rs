@@ -117,12 +117,11 @@ impl History {
         self.entries.front().map(|(m, _)| m.seq())
     }
 
-    /// Retained messages with seq ≥ `seq`, oldest first.
+    /// Retained messages with seq ≥ `seq`, oldest first. Seqs are
+    /// increasing but not always contiguous: after a crash a persisted
+    /// topic continues past its reserved seqs (`storage`), hence the search.
     pub fn since(&self, seq: u64) -> impl Iterator<Item = &Msg> {
-        let skip = match self.earliest_seq() {
-            Some(first) if seq > first => (seq - first) as usize,
-            _ => 0,
-        };
+        let skip = self.entries.partition_point(|(m, _)| m.seq() < seq);
         self.entries.iter().skip(skip).map(|(m, _)| m)
     }
 

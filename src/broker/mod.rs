@@ -30,6 +30,7 @@ pub mod connections;
 pub mod counters;
 pub mod error;
 pub mod history;
+pub mod persist;
 pub mod publish;
 pub mod state;
 pub mod state_ops;
@@ -79,6 +80,8 @@ pub struct Broker {
     hasher: foldhash::fast::RandomState,
     /// Users, permissions and per-user/per-IP limits in force (h-auth).
     pub auth: crate::auth::Auth,
+    /// h-storage: the log, when `[storage] dir` is set.
+    storage: Option<Arc<crate::storage::Storage>>,
 }
 
 impl Broker {
@@ -97,6 +100,7 @@ impl Broker {
             accepting: AtomicBool::new(true),
             hasher: foldhash::fast::RandomState::default(),
             auth: crate::auth::Auth::default(),
+            storage: None,
             config,
         }
     }
@@ -133,7 +137,7 @@ impl Broker {
         let t = self
             .topics
             .entry(name.into())
-            .or_insert_with(|| Arc::new(Topic::new(name, new_epoch(), self.retention_for(name))));
+            .or_insert_with(|| Arc::new(self.new_topic(name)));
         Ok(Arc::clone(&t))
     }
 
@@ -162,7 +166,14 @@ impl Broker {
             .collect()
     }
 
-    fn retention_for(&self, name: &str) -> Retention {
+    /// A new topic (persisted if a `[[storage.persist]]` rule says so).
+    fn new_topic(&self, name: &str) -> Topic {
+        let mut t = Topic::new(name, new_epoch(), self.retention_for(name));
+        self.attach_log(&mut t);
+        t
+    }
+
+    pub(crate) fn retention_for(&self, name: &str) -> Retention {
         let h = &self.config.history;
         let (msgs, bytes, age) = h
             .overrides
@@ -237,6 +248,6 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-fn new_epoch() -> u64 {
+pub(crate) fn new_epoch() -> u64 {
     rand::random::<u64>() | 1
 }

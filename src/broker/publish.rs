@@ -121,6 +121,9 @@ impl Broker {
         scratch.msgs.clear();
         for a in appends {
             inner.seq += 1;
+            if let Some(p) = inner.persist.as_mut() {
+                p.on_seq(&topic.name, inner.seq);
+            }
             let body = BodyParts {
                 epoch: topic.epoch,
                 seq: inner.seq,
@@ -132,6 +135,9 @@ impl Broker {
                 payload: a.payload,
             }
             .encode();
+            if let Some(p) = inner.persist.as_ref() {
+                p.on_message(&body, a.state.is_some());
+            }
             let msg = Msg::new(body, inner.seq, self.ckey(&topic.name, a.key));
             inner.history.push(&msg, timestamp_us, credit);
             scratch.msgs.push(msg);

@@ -79,8 +79,15 @@ impl Broker {
             if let Some(g) = b.gap.clone() {
                 q.push_gap(g);
             }
-            for m in &b.msgs {
+            let mut holes = backlog::holes(&b, inner.seq).into_iter().peekable();
+            for (i, m) in b.msgs.iter().enumerate() {
+                while let Some((_, first, last)) = holes.next_if(|h| h.0 == i) {
+                    q.push_gap(skipped(pattern, first, last));
+                }
                 q.push_backlog(m.clone());
+            }
+            for (_, first, last) in holes {
+                q.push_gap(skipped(pattern, first, last));
             }
             self.index_insert(&q);
             Ok(frame)
@@ -122,4 +129,15 @@ fn subscribed(
         first_seq,
         last_seq,
     }
+}
+
+/// GAP for seqs a backlog owes but no message carries (skipped after a
+/// crash of a persisted topic: protocol.md §14.1).
+fn skipped(topic: &str, first: u64, last: u64) -> crate::queue::GapMarker {
+    crate::queue::GapMarker::range(
+        spate_proto::GapReason::NotRetained,
+        bytes::Bytes::copy_from_slice(topic.as_bytes()),
+        first,
+        last,
+    )
 }

@@ -29,6 +29,7 @@ impl Broker {
             let idle = delta == 0
                 && inner.history.is_empty()
                 && inner.state.is_empty()
+                && inner.persist.is_none()
                 && inner.matches.iter().all(|q| q.is_closed());
             inner.idle_sweeps = if idle { inner.idle_sweeps + 1 } else { 0 };
             if inner.idle_sweeps >= IDLE_SWEEPS_BEFORE_FORGET {

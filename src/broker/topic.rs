@@ -42,6 +42,8 @@ pub struct TopicInner {
     pub rate_seq: u64,
     /// Consecutive sweeps with nothing to keep the topic alive.
     pub idle_sweeps: u32,
+    /// h-storage: the link to the log of a persisted topic.
+    pub persist: Option<crate::storage::hook::TopicLog>,
 }
 
 impl Topic {
@@ -59,6 +61,7 @@ impl Topic {
                 retired: false,
                 rate_seq: 0,
                 idle_sweeps: 0,
+                persist: None,
             }),
             rate_bits: AtomicU64::new(0),
         }

@@ -18,6 +18,7 @@ pub mod serve;
 pub mod state_cmd;
 pub mod stats_cmd;
 pub mod stats_report;
+pub mod storage_cmd;
 pub mod sub_cmd;
 pub mod tls_args;
 
@@ -180,6 +181,9 @@ pub enum Command {
     /// Hash a user's secret for the config (reads it from stdin, or asks
     /// without echo on a terminal); prints the Argon2 PHC string.
     Passwd(passwd_cmd::PasswdArgs),
+    /// Check or repair a storage directory offline (`[storage] dir`).
+    #[command(subcommand)]
+    Storage(storage_cmd::StorageCommand),
     /// Generate shell completions or the man page.
     #[command(subcommand, hide = true)]
     Generate(gen_cmd::GenerateCommand),
@@ -199,6 +203,7 @@ pub fn run() -> anyhow::Result<std::process::ExitCode> {
         Command::Config(c) => config_cmd::run(c),
         Command::Bench(a) => bench_cmd::run(a),
         Command::Passwd(a) => passwd_cmd::run(a),
+        Command::Storage(c) => storage_cmd::run(c),
         Command::Generate(c) => gen_cmd::run(c),
     }
 }

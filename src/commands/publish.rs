@@ -74,7 +74,11 @@ async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
         return;
     }
     let started = pubs.iter().any(|p| p.ack).then(Instant::now);
+    // h-storage: a bounded log queue, and acks only once durable.
+    let broker = s.broker().clone();
+    broker.wait_log_room().await;
     let mut results = s.publish_many(pubs);
+    let durable = durable_acks(&broker, pubs, &results).await;
     let mut payload_bytes = 0;
     let (mut accepted, mut acked) = (0, 0);
     for (p, r) in pubs.iter().zip(results.drain(..)) {
@@ -83,6 +87,10 @@ async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
                 accepted += 1;
                 payload_bytes += p.payload.len();
                 if p.ack {
+                    if let Err(e) = &durable {
+                        s.queue_reply(&storage_failed(p.request_id, e));
+                        continue;
+                    }
                     acked += 1;
                     s.queue_reply(&Frame::PubAck {
                         request_id: p.request_id,
@@ -103,4 +111,32 @@ async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
     }
     s.flush_replies().await;
     s.wait_blocked().await;
+}
+
+/// h-storage: under `fsync = "always"`, waits until the acknowledged
+/// publishes to persisted topics are on disk (one wait for the run).
+async fn durable_acks(
+    broker: &crate::broker::Broker,
+    pubs: &[PublishRef<'_>],
+    results: &[Result<crate::broker::Published, crate::broker::BrokerError>],
+) -> Result<(), crate::storage::StorageError> {
+    let lsn = pubs
+        .iter()
+        .zip(results)
+        .filter(|(p, r)| p.ack && r.is_ok())
+        .filter_map(|(p, _)| broker.ack_lsn(p.topic))
+        .max();
+    match lsn {
+        Some(lsn) => broker.wait_durable(lsn).await,
+        None => Ok(()),
+    }
+}
+
+/// The ERROR answering a write that could not be made durable.
+pub(crate) fn storage_failed(request_id: u32, e: &crate::storage::StorageError) -> Frame {
+    Frame::error(
+        ErrorCode::StorageFailed,
+        request_id,
+        format!("applied and delivered, but not confirmed durable: {e}"),
+    )
 }

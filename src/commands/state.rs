@@ -97,6 +97,21 @@ pub async fn apply(s: &mut Session, frame: Frame) {
     match result {
         Ok(Frame::StateReply(mut r)) => {
             r.request_id = request_id;
+            // h-storage: a persisted write is answered once durable.
+            if let (
+                spate_proto::StateStatus::Ok,
+                Frame::StatePut { topic, .. } | Frame::StateDel { topic, .. },
+            ) = (r.status, &frame)
+            {
+                if let Some(lsn) = broker.ack_lsn(topic) {
+                    if let Err(e) = broker.wait_durable(lsn).await {
+                        s.reply(super::publish::storage_failed(request_id, &e))
+                            .await;
+                        s.wait_blocked().await;
+                        return;
+                    }
+                }
+            }
             s.reply(Frame::StateReply(r)).await;
         }
         Ok(f) => s.reply(f).await,

@@ -17,7 +17,11 @@ mod tests {
     #[test]
     fn default_file_parses_to_the_defaults() {
         let cfg = parse_str(DEFAULT_TOML, "packaging/spate.toml").expect("default file is valid");
-        assert_eq!(cfg, Config::default());
+        // The one difference: the package persists to /var/lib/spate (its
+        // unit's StateDirectory); without a file, nothing is persisted.
+        let mut want = Config::default();
+        want.storage.dir = Some("/var/lib/spate".into());
+        assert_eq!(cfg, want);
     }
 
     /// Dotted paths of every leaf key in a TOML table.
@@ -49,6 +53,8 @@ mod tests {
         // example instead of `overrides = []`, which would clash with it
         // being uncommented.
         want_keys.remove("history.overrides");
+        // Unset by default (in memory), set in the packaged file.
+        want_keys.insert("storage.dir".into());
         assert_eq!(got_keys, want_keys);
     }
 }

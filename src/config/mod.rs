@@ -13,6 +13,7 @@ pub mod error;
 pub mod flags;
 pub mod load;
 pub mod settings;
+pub mod storage;
 pub mod tls_flags;
 pub mod tls_validate;
 pub mod units;

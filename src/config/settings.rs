@@ -30,6 +30,8 @@ pub struct Config {
     /// TLS certificate, key and client certificates (for `server.tls_listen`
     /// and `server.wss_listen`).
     pub tls: Tls,
+    /// Durability (h-storage): `[storage]`, see `config::storage`.
+    pub storage: super::storage::Storage,
 }
 
 /// Listener settings.

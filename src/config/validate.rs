@@ -26,6 +26,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     limits(cfg, &mut p);
     queues(cfg, &mut p);
     history(cfg, &mut p);
+    storage(cfg, &mut p);
     timeouts(cfg, &mut p);
     log(cfg, &mut p);
     crate::auth::validate::check(cfg, &mut p);
@@ -138,6 +139,35 @@ fn history(cfg: &Config, p: &mut Vec<Problem>) {
                     "{:?} repeats history.overrides[{j}].pattern; the first match wins, so this entry never applies",
                     o.pattern
                 ),
+            ));
+        }
+    }
+}
+
+// h-storage: `[storage]`.
+fn storage(cfg: &Config, p: &mut Vec<Problem>) {
+    let st = &cfg.storage;
+    at_least_one(p, "storage.fsync_interval_ms", st.fsync_interval_ms);
+    if st.segment_bytes < 4096 {
+        p.push(Problem::new(
+            "storage.segment_bytes",
+            "must be at least 4096 (a segment holds at least one record)",
+        ));
+    }
+    let max_len = usize::from(cfg.limits.max_topic_len);
+    for (i, r) in st.persist.iter().enumerate() {
+        if let Err(why) = crate::topics::validate_pattern(&r.pattern, max_len) {
+            p.push(Problem::new(
+                format!("storage.persist[{i}].pattern"),
+                format!("{:?} is not a valid topic pattern: {why}", r.pattern),
+            ));
+        }
+    }
+    if let Some(dir) = &st.dir {
+        if dir.as_os_str().is_empty() {
+            p.push(Problem::new(
+                "storage.dir",
+                "is empty: leave it out for in-memory only",
             ));
         }
     }
@@ -285,5 +315,21 @@ mod tests {
         assert_eq!(fields(&cfg), ["timeouts.ping_timeout_ms"]);
         cfg.timeouts.ping_interval_ms = 0;
         assert!(fields(&cfg).is_empty());
+    }
+
+    #[test]
+    fn storage_settings_are_checked() {
+        let mut cfg = Config::default();
+        cfg.storage.segment_bytes = 100;
+        cfg.storage.fsync_interval_ms = 0;
+        cfg.storage.persist[0].pattern = "a.>.b".into();
+        assert_eq!(
+            fields(&cfg),
+            vec![
+                "storage.fsync_interval_ms",
+                "storage.segment_bytes",
+                "storage.persist[0].pattern"
+            ]
+        );
     }
 }

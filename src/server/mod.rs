@@ -61,6 +61,9 @@ pub enum ServerError {
     /// The TLS certificate, key or client CA could not be loaded.
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    /// h-storage: the storage directory could not be recovered.
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// A bound, not yet running, broker server.
@@ -114,7 +117,7 @@ impl Server {
             None => None,
         };
         let table = crate::auth::AuthTable::from_config(&config).map_err(ServerError::Auth)?;
-        let broker = Arc::new(Broker::new(config));
+        let broker = Arc::new(Broker::open(config)?);
         broker.auth.replace(table);
         Ok(Server {
             listener,
@@ -184,6 +187,7 @@ impl Server {
         let permits = Arc::new(Semaphore::new(cfg.limits.max_connections as usize));
         let tracker = TaskTracker::new();
         tokio::spawn(broker.clone().run_sweeper());
+        tokio::spawn(broker.clone().run_compactor());
         let plain_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         tracing::info!(addr = %plain_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "accepting clients");
         tokio::pin!(shutdown);
@@ -287,6 +291,7 @@ impl Server {
             // of the margin is for the tasks to be scheduled.
             let _ = tokio::time::timeout(STOP_GRACE * 2, tracker.wait()).await;
         }
+        broker.close_storage();
         tracing::info!("shutdown complete");
         Ok(())
     }

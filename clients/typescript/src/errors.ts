@@ -29,6 +29,7 @@ export const ERROR_NAMES: Readonly<Record<number, string>> = {
   211: "NOT_AUTHORIZED",
   212: "RATE_LIMITED",
   500: "INTERNAL",
+  501: "STORAGE_FAILED",
 };
 
 /** Base class of every error this client throws. */

@@ -229,6 +229,10 @@ error_codes! {
     RateLimited = 212, "RATE_LIMITED";
     /// An unexpected server fault; the request may be retried.
     Internal = 500, "INTERNAL";
+    /// The server could not make a persisted write durable (the log
+    /// failed or did not reach disk in time); the write may or may not
+    /// survive a restart.
+    StorageFailed = 501, "STORAGE_FAILED";
 }
 
 impl ErrorCode {

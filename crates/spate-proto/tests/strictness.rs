@@ -676,6 +676,7 @@ fn error_codes_are_stable() {
             (211, "NOT_AUTHORIZED"),
             (212, "RATE_LIMITED"),
             (500, "INTERNAL"),
+            (501, "STORAGE_FAILED"),
         ]
     );
     for c in ErrorCode::ALL {

@@ -33,6 +33,7 @@ ERROR_NAMES: Dict[int, str] = {
     211: "NOT_AUTHORIZED",
     212: "RATE_LIMITED",
     500: "INTERNAL",
+    501: "STORAGE_FAILED",
 }
 
 
