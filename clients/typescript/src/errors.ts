@@ -23,6 +23,7 @@ export const ERROR_NAMES: Readonly<Record<number, string>> = {
   209: "STATE_FULL",
   210: "INVALID_KEY",
   500: "INTERNAL",
+  510: "ENGINE_UNAVAILABLE",
 };
 
 /** Base class of every error this client throws. */

@@ -213,6 +213,9 @@ error_codes! {
     InvalidKey = 210, "INVALID_KEY";
     /// An unexpected server fault; the request may be retried.
     Internal = 500, "INTERNAL";
+    /// The shared engine (Redis) did not answer in time or is unreachable;
+    /// nothing was done, the request may be retried.
+    EngineUnavailable = 510, "ENGINE_UNAVAILABLE";
 }
 
 impl ErrorCode {

@@ -27,6 +27,7 @@ ERROR_NAMES: Dict[int, str] = {
     209: "STATE_FULL",
     210: "INVALID_KEY",
     500: "INTERNAL",
+    510: "ENGINE_UNAVAILABLE",
 }
 
 
