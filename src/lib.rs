@@ -27,6 +27,7 @@ pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod conn;
 pub mod logging;
 pub mod queue;

@@ -31,6 +31,7 @@ pub mod counters;
 pub mod error;
 pub mod history;
 pub mod publish;
+pub mod remote;
 pub mod state;
 pub mod state_ops;
 pub mod stats;
@@ -77,6 +78,8 @@ pub struct Broker {
     next_id: AtomicU64,
     accepting: AtomicBool,
     hasher: foldhash::fast::RandomState,
+    /// Shared engine (Redis) when topics live there (`remote.rs`).
+    remote: std::sync::OnceLock<Arc<dyn remote::Remote>>,
 }
 
 impl Broker {
@@ -94,6 +97,7 @@ impl Broker {
             next_id: AtomicU64::new(1),
             accepting: AtomicBool::new(true),
             hasher: foldhash::fast::RandomState::default(),
+            remote: std::sync::OnceLock::new(),
             config,
         }
     }

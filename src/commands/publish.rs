@@ -28,7 +28,12 @@ pub async fn apply_many(s: &mut Session, pubs: &[PublishRef<'_>]) {
         return;
     }
     let started = pubs.iter().any(|p| p.ack).then(Instant::now);
-    let mut results = s.publish_many(pubs);
+    // Shared engine (Redis): the engine orders the run (one round trip)
+    // and delivers it back to every node's subscribers, this one's too.
+    let mut results = match s.broker().remote().cloned() {
+        Some(r) => r.publish(pubs).await,
+        None => s.publish_many(pubs),
+    };
     let mut payload_bytes = 0;
     let (mut accepted, mut acked) = (0, 0);
     for (p, r) in pubs.iter().zip(results.drain(..)) {

@@ -6,10 +6,14 @@ use spate_proto::{ErrorCode, Frame};
 use crate::conn::session::Session;
 
 /// Most entries one STATE_LIST_REPLY carries.
-const MAX_LIST: usize = 10_000;
+pub(crate) const MAX_LIST: usize = 10_000;
 
 /// Handles one state request.
 pub async fn apply(s: &mut Session, frame: Frame) {
+    // Shared engine (Redis): state lives there (commands/state_remote.rs).
+    if let Some(r) = s.broker().remote().cloned() {
+        return super::state_remote::apply(s, &*r, frame).await;
+    }
     let broker = s.broker().clone();
     let (request_id, result) = match &frame {
         Frame::StatePut {
@@ -78,7 +82,7 @@ pub async fn apply(s: &mut Session, frame: Frame) {
     s.wait_blocked().await;
 }
 
-async fn refuse(s: &mut Session, request_id: u32) {
+pub(crate) async fn refuse(s: &mut Session, request_id: u32) {
     s.reply(Frame::error(
         ErrorCode::NotAllowed,
         request_id,

@@ -25,6 +25,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// Logging.
     pub log: Log,
+    /// Engine: memory (one node) or Redis (several nodes, one broker).
+    pub engine: super::engine::EngineConfig,
 }
 
 /// Listener settings.

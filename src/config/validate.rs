@@ -27,6 +27,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     queues(cfg, &mut p);
     history(cfg, &mut p);
     timeouts(cfg, &mut p);
+    super::engine::validate(&cfg.engine, &mut p);
     log(cfg, &mut p);
     p
 }

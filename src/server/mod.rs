@@ -54,6 +54,9 @@ pub enum ServerError {
         /// OS error.
         source: std::io::Error,
     },
+    /// The configured engine could not be started.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::redis::EngineError),
 }
 
 /// A bound, not yet running, broker server.
@@ -72,10 +75,12 @@ impl Server {
             Some(addr) => Some(listen(addr).map_err(|source| ServerError::Bind { addr, source })?),
             None => None,
         };
+        let broker = Arc::new(Broker::new(config));
+        crate::engine::attach(&broker)?;
         Ok(Server {
             listener,
             ws_listener,
-            broker: Arc::new(Broker::new(config)),
+            broker,
         })
     }
 

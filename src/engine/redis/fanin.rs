@@ -1,0 +1,224 @@
+//! The node's Redis subscriber. One pub/sub connection receives the
+//! channels of the topics this node's clients subscribe to — literal
+//! topics by channel, wildcard patterns by a glob (the local trie does
+//! the exact matching) — reference-counted as subscriptions come and go.
+//! Each message is injected into the local broker with its Redis-assigned
+//! epoch and seq; a seq after a hole first catches the replica up from the
+//! Redis stream. When the connection drops, the task reconnects,
+//! resubscribes and catches every replica up: what Redis no longer retains
+//! reaches subscribers as a GAP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{codec, sync, Shared};
+use crate::topics::pattern_matches;
+
+/// Pause between reconnection attempts.
+const RETRY: Duration = Duration::from_millis(200);
+
+/// A request to the fan-in task.
+#[derive(Debug)]
+pub enum FanCmd {
+    /// One more subscription needs `pattern`; answered once Redis has
+    /// confirmed the subscription.
+    Acquire(String, oneshot::Sender<Result<(), String>>),
+    /// One subscription on `pattern` ended.
+    Release(String),
+}
+
+/// A Redis subscription and the spate patterns it serves.
+#[derive(Debug)]
+struct Sub {
+    refs: usize,
+    glob: bool,
+    pattern: String,
+}
+
+/// The task: runs until the engine is dropped (its sender closes).
+pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
+    let mut subs: HashMap<String, Sub> = HashMap::new();
+    loop {
+        let conn = tokio::time::timeout(
+            sh.client.connect_timeout,
+            sh.client.client.get_async_pubsub(),
+        )
+        .await;
+        let Ok(Ok(ps)) = conn else {
+            // Disconnected: answer requests as they come until the pause
+            // is over, then try again.
+            let until = tokio::time::Instant::now() + RETRY;
+            loop {
+                tokio::select! {
+                    c = rx.recv() => match c {
+                        None => return,
+                        Some(c) => offline(&mut subs, &sh, c),
+                    },
+                    _ = tokio::time::sleep_until(until) => break,
+                }
+            }
+            continue;
+        };
+        let (mut sink, mut stream) = ps.split();
+        let mut ok = true;
+        for (name, s) in &subs {
+            let r = match s.glob {
+                true => sink.psubscribe(name).await,
+                false => sink.subscribe(name).await,
+            };
+            if r.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if !ok {
+            continue;
+        }
+        tracing::info!("redis engine: subscriber connected");
+        resync(&sh, &subs).await;
+        loop {
+            tokio::select! {
+                c = rx.recv() => {
+                    let Some(c) = c else { return };
+                    if !online(&mut subs, &sh, &mut sink, c).await {
+                        break;
+                    }
+                }
+                m = stream.next() => match m {
+                    Some(m) => on_message(&sh, &m).await,
+                    None => break,
+                },
+            }
+        }
+        tracing::warn!("redis engine: subscriber connection lost; reconnecting");
+    }
+}
+
+/// Handles a request while disconnected: counts it, refuses acquisitions.
+fn offline(subs: &mut HashMap<String, Sub>, sh: &Shared, c: FanCmd) {
+    match c {
+        FanCmd::Acquire(p, tx) => {
+            add_ref(subs, sh, &p);
+            let _ = tx.send(Err("not connected to Redis".into()));
+        }
+        FanCmd::Release(p) => {
+            drop_ref(subs, sh, &p);
+        }
+    }
+}
+
+/// Handles a request while connected; false if the connection failed.
+async fn online(
+    subs: &mut HashMap<String, Sub>,
+    sh: &Shared,
+    sink: &mut redis::aio::PubSubSink,
+    c: FanCmd,
+) -> bool {
+    let t = sh.client.timeout;
+    match c {
+        FanCmd::Acquire(p, tx) => {
+            let (name, glob, first) = add_ref(subs, sh, &p);
+            if !first {
+                let _ = tx.send(Ok(()));
+                return true;
+            }
+            let r = match glob {
+                true => tokio::time::timeout(t, sink.psubscribe(&name)).await,
+                false => tokio::time::timeout(t, sink.subscribe(&name)).await,
+            };
+            let ok = matches!(r, Ok(Ok(())));
+            let _ = tx.send(match ok {
+                true => Ok(()),
+                false => Err("Redis did not confirm the subscription".into()),
+            });
+            ok
+        }
+        FanCmd::Release(p) => {
+            let Some((name, glob)) = drop_ref(subs, sh, &p) else {
+                return true;
+            };
+            let r = match glob {
+                true => tokio::time::timeout(t, sink.punsubscribe(&name)).await,
+                false => tokio::time::timeout(t, sink.unsubscribe(&name)).await,
+            };
+            matches!(r, Ok(Ok(())))
+        }
+    }
+}
+
+/// One more reference to `pattern`'s Redis subscription: (its name, glob?,
+/// first reference?).
+fn add_ref(subs: &mut HashMap<String, Sub>, sh: &Shared, pattern: &str) -> (String, bool, bool) {
+    let (name, glob) = sh.keys.subscription(pattern);
+    let s = subs.entry(name.clone()).or_insert(Sub {
+        refs: 0,
+        glob,
+        pattern: pattern.to_owned(),
+    });
+    s.refs += 1;
+    (name, glob, s.refs == 1)
+}
+
+/// One reference fewer; the name to unsubscribe if it was the last.
+fn drop_ref(subs: &mut HashMap<String, Sub>, sh: &Shared, pattern: &str) -> Option<(String, bool)> {
+    let (name, glob) = sh.keys.subscription(pattern);
+    let s = subs.get_mut(&name)?;
+    s.refs -= 1;
+    if s.refs > 0 {
+        return None;
+    }
+    subs.remove(&name);
+    Some((name, glob))
+}
+
+/// After (re)connecting: catches up every replica this node's
+/// subscriptions cover.
+async fn resync(sh: &Shared, subs: &HashMap<String, Sub>) {
+    let Some(broker) = sh.broker.upgrade() else {
+        return;
+    };
+    for t in broker.topic_list() {
+        let covered = subs
+            .values()
+            .any(|s| if s.glob { pattern_matches(&s.pattern, &t.name) } else { *s.pattern == *t.name });
+        if covered {
+            if let Err(e) = sync::sync_topic(sh, &broker, &t.name).await {
+                tracing::warn!(topic = %t.name, error = %e, "redis engine: catch-up failed");
+            }
+        }
+    }
+}
+
+/// A message from a topic channel.
+async fn on_message(sh: &Shared, m: &redis::Msg) {
+    let Some(broker) = sh.broker.upgrade() else {
+        return;
+    };
+    let Some(topic) = sh.keys.topic_of(m.get_channel_name()) else {
+        return;
+    };
+    let msg = match codec::decode_channel(m.get_payload_bytes()) {
+        Ok(msg) => msg,
+        Err(e) => {
+            tracing::warn!(topic, error = %e, "redis engine: message skipped");
+            return;
+        }
+    };
+    match broker.local_position(topic) {
+        None if !broker.is_wanted(topic) => return,
+        Some((e, l)) if e != msg.epoch || msg.seq > l + 1 => {
+            // A hole (or the topic restarted): fetch what is missing first.
+            if let Err(err) = sync::sync_topic(sh, &broker, topic).await {
+                tracing::warn!(topic, error = %err, "redis engine: catch-up failed");
+            }
+        }
+        _ => {}
+    }
+    if let Err(e) = broker.inject(topic, std::slice::from_ref(&msg)) {
+        tracing::warn!(topic, error = %e, "redis engine: message not delivered");
+    }
+}
