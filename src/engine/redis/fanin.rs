@@ -8,7 +8,7 @@
 //! resubscribes and catches every replica up: what Redis no longer retains
 //! reaches subscribers as a GAP.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,7 +79,10 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
             continue;
         }
         tracing::info!("redis engine: subscriber connected");
-        resync(&sh, &subs).await;
+        // Replicas to catch up: all covered ones after a (re)connection;
+        // retried until the catch-up succeeds.
+        let mut behind = covered_topics(&sh, &subs);
+        let mut retry = tokio::time::interval(RETRY);
         loop {
             tokio::select! {
                 c = rx.recv() => {
@@ -89,9 +92,10 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
                     }
                 }
                 m = stream.next() => match m {
-                    Some(m) => on_message(&sh, &m).await,
+                    Some(m) => on_message(&sh, &m, &mut behind).await,
                     None => break,
                 },
+                _ = retry.tick(), if !behind.is_empty() => catch_up(&sh, &mut behind).await,
             }
         }
         tracing::warn!("redis engine: subscriber connection lost; reconnecting");
@@ -175,26 +179,46 @@ fn drop_ref(subs: &mut HashMap<String, Sub>, sh: &Shared, pattern: &str) -> Opti
     Some((name, glob))
 }
 
-/// After (re)connecting: catches up every replica this node's
-/// subscriptions cover.
-async fn resync(sh: &Shared, subs: &HashMap<String, Sub>) {
+/// The local replicas this node's subscriptions cover.
+fn covered_topics(sh: &Shared, subs: &HashMap<String, Sub>) -> HashSet<String> {
+    let Some(broker) = sh.broker.upgrade() else {
+        return HashSet::new();
+    };
+    broker
+        .topic_list()
+        .into_iter()
+        .filter(|t| {
+            subs.values().any(|s| match s.glob {
+                true => pattern_matches(&s.pattern, &t.name),
+                false => *s.pattern == *t.name,
+            })
+        })
+        .map(|t| t.name.to_string())
+        .collect()
+}
+
+/// Catches up the replicas in `behind`; those that fail stay for the next
+/// try.
+async fn catch_up(sh: &Shared, behind: &mut HashSet<String>) {
     let Some(broker) = sh.broker.upgrade() else {
         return;
     };
-    for t in broker.topic_list() {
-        let covered = subs
-            .values()
-            .any(|s| if s.glob { pattern_matches(&s.pattern, &t.name) } else { *s.pattern == *t.name });
-        if covered {
-            if let Err(e) = sync::sync_topic(sh, &broker, &t.name).await {
-                tracing::warn!(topic = %t.name, error = %e, "redis engine: catch-up failed");
+    let topics: Vec<String> = behind.iter().cloned().collect();
+    for t in topics {
+        match sync::sync_topic(sh, &broker, &t).await {
+            Ok(()) => {
+                behind.remove(&t);
+            }
+            Err(e) => {
+                tracing::debug!(topic = %t, error = %e, "redis engine: catch-up failed, will retry");
+                return;
             }
         }
     }
 }
 
 /// A message from a topic channel.
-async fn on_message(sh: &Shared, m: &redis::Msg) {
+async fn on_message(sh: &Shared, m: &redis::Msg, behind: &mut HashSet<String>) {
     let Some(broker) = sh.broker.upgrade() else {
         return;
     };
@@ -213,7 +237,11 @@ async fn on_message(sh: &Shared, m: &redis::Msg) {
         Some((e, l)) if e != msg.epoch || msg.seq > l + 1 => {
             // A hole (or the topic restarted): fetch what is missing first.
             if let Err(err) = sync::sync_topic(sh, &broker, topic).await {
+                // Leave the message to the retried catch-up (it is in the
+                // stream, or becomes part of the GAP if not retained).
                 tracing::warn!(topic, error = %err, "redis engine: catch-up failed");
+                behind.insert(topic.to_owned());
+                return;
             }
         }
         _ => {}
