@@ -139,7 +139,6 @@ impl Broker {
     /// (the engine has it, this node cannot get it): the skipped seqs are
     /// announced as a GAP to the subscriptions that match.
     pub fn advance(&self, name: &str, epoch: u64, seq: u64) -> Result<(), BrokerError> {
-        let mut wakes = Wakes::default();
         self.with_replica(name, epoch, |topic, inner, fresh| {
             if seq <= inner.seq {
                 return;
@@ -148,16 +147,15 @@ impl Broker {
                 inner.seq = seq;
                 return;
             }
-            self.announce_gap(topic, inner, seq, &mut wakes);
+            self.announce_gap(topic, inner, seq);
             inner.seq = seq;
-        })?;
-        wakes.wake_all();
-        Ok(())
+        })
     }
 
     /// GAP `NOT_RETAINED` for seqs `inner.seq + 1 .. upto - 1` to every
-    /// matching subscription.
-    fn announce_gap(&self, topic: &Topic, inner: &mut TopicInner, upto: u64, _w: &mut Wakes) {
+    /// matching subscription. The replica's history starts over after the
+    /// hole: it must stay contiguous for replay.
+    fn announce_gap(&self, topic: &Topic, inner: &mut TopicInner, upto: u64) {
         if upto <= inner.seq + 1 {
             return;
         }
@@ -171,6 +169,9 @@ impl Broker {
                 upto - 1,
             ));
         }
+        let before = inner.history.bytes();
+        inner.history.clear(&self.budget);
+        self.counters.history_changed(before, 0);
     }
 
     /// Appends messages the engine ordered (one topic, increasing seqs) to
@@ -195,7 +196,7 @@ impl Broker {
                 inner.seq = first.seq.saturating_sub(1);
             }
             self.refresh_matches(topic, inner);
-            let history_before = inner.history.bytes();
+            let mut history_before = inner.history.bytes();
             let mut out: Vec<Msg> = Vec::with_capacity(msgs.len());
             let mut receivers = Vec::new();
             for m in msgs.iter().filter(|m| m.epoch == topic.epoch) {
@@ -205,7 +206,10 @@ impl Broker {
                 if m.seq > inner.seq + 1 {
                     // Deliver what came before the hole, then the GAP.
                     self.push_out(inner, &mut out, &mut receivers, &mut blocked, &mut wakes, &mut credit);
-                    self.announce_gap(topic, inner, m.seq, &mut wakes);
+                    self.counters
+                        .history_changed(history_before, inner.history.bytes());
+                    self.announce_gap(topic, inner, m.seq);
+                    history_before = 0;
                 }
                 inner.seq = m.seq;
                 let body = BodyParts {
@@ -292,5 +296,47 @@ impl Broker {
         let mut v = Vec::new();
         self.index.read().matches(name, &mut v);
         !v.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn m(epoch: u64, seq: u64) -> Injected {
+        Injected {
+            epoch,
+            seq,
+            timestamp_us: 1,
+            state: None,
+            key: None,
+            headers: Vec::new(),
+            payload: Bytes::from(format!("p{seq}")),
+        }
+    }
+
+    fn history(b: &Broker, name: &str) -> Vec<u64> {
+        let t = b.existing_topic(name).unwrap();
+        let inner = t.inner.lock();
+        inner.history.since(0).map(|m| m.seq()).collect()
+    }
+
+    #[test]
+    fn replica_skips_duplicates_and_restarts_history_after_a_hole() {
+        let b = Broker::new(Arc::new(Config::default()));
+        b.inject("t", &[m(7, 3), m(7, 4)]).unwrap();
+        assert_eq!(b.local_position("t"), Some((7, 4)), "a new replica starts where it is");
+        b.inject("t", &[m(7, 4), m(7, 5)]).unwrap();
+        assert_eq!(history(&b, "t"), [3, 4, 5], "seq 4 was not appended twice");
+        b.inject("t", &[m(7, 8)]).unwrap();
+        assert_eq!(b.local_position("t"), Some((7, 8)));
+        assert_eq!(history(&b, "t"), [8], "history stays contiguous for replay");
+        b.advance("t", 7, 10).unwrap();
+        assert_eq!(b.local_position("t"), Some((7, 10)));
+        assert!(history(&b, "t").is_empty());
+        b.inject("t", &[m(9, 1)]).unwrap();
+        assert_eq!(b.local_position("t"), Some((9, 1)), "another epoch replaces the replica");
+        assert_eq!(history(&b, "t"), [1]);
     }
 }
