@@ -299,6 +299,27 @@ async fn a_redis_restart_is_refused_honestly_and_recovered() {
     publisher
         .expect_error(ErrorCode::EngineUnavailable, false)
         .await;
+    // Subscriptions and state need the engine too: refused, not faked.
+    publisher
+        .send(Frame::Subscribe {
+            sub_id: 3,
+            pattern: Text::from("other"),
+            options: SubscribeOptions::default(),
+        })
+        .await;
+    publisher
+        .expect_error(ErrorCode::EngineUnavailable, false)
+        .await;
+    publisher
+        .send(Frame::StateGet {
+            request_id: 4,
+            topic: Text::from("t"),
+            key: Text::from("k"),
+        })
+        .await;
+    publisher
+        .expect_error(ErrorCode::EngineUnavailable, false)
+        .await;
 
     redis.restart().await;
     // The first publish the engine takes again (bounded retries, each

@@ -16,7 +16,6 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{codec, sync, Shared};
-use crate::topics::pattern_matches;
 
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_millis(200);
@@ -31,12 +30,11 @@ pub enum FanCmd {
     Release(String),
 }
 
-/// A Redis subscription and the spate patterns it serves.
+/// A Redis subscription: how many local subscriptions need it.
 #[derive(Debug)]
 struct Sub {
     refs: usize,
     glob: bool,
-    pattern: String,
 }
 
 /// The task: runs until the engine is dropped (its sender closes).
@@ -81,7 +79,7 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
         tracing::info!("redis engine: subscriber connected");
         // Replicas to catch up: all covered ones after a (re)connection;
         // retried until the catch-up succeeds.
-        let mut behind = covered_topics(&sh, &subs);
+        let mut behind = covered_topics(&sh);
         let mut retry = tokio::time::interval(RETRY);
         loop {
             tokio::select! {
@@ -158,11 +156,7 @@ async fn online(
 /// first reference?).
 fn add_ref(subs: &mut HashMap<String, Sub>, sh: &Shared, pattern: &str) -> (String, bool, bool) {
     let (name, glob) = sh.keys.subscription(pattern);
-    let s = subs.entry(name.clone()).or_insert(Sub {
-        refs: 0,
-        glob,
-        pattern: pattern.to_owned(),
-    });
+    let s = subs.entry(name.clone()).or_insert(Sub { refs: 0, glob });
     s.refs += 1;
     (name, glob, s.refs == 1)
 }
@@ -180,19 +174,14 @@ fn drop_ref(subs: &mut HashMap<String, Sub>, sh: &Shared, pattern: &str) -> Opti
 }
 
 /// The local replicas this node's subscriptions cover.
-fn covered_topics(sh: &Shared, subs: &HashMap<String, Sub>) -> HashSet<String> {
+fn covered_topics(sh: &Shared) -> HashSet<String> {
     let Some(broker) = sh.broker.upgrade() else {
         return HashSet::new();
     };
     broker
         .topic_list()
         .into_iter()
-        .filter(|t| {
-            subs.values().any(|s| match s.glob {
-                true => pattern_matches(&s.pattern, &t.name),
-                false => *s.pattern == *t.name,
-            })
-        })
+        .filter(|t| broker.is_wanted(&t.name))
         .map(|t| t.name.to_string())
         .collect()
 }
