@@ -239,9 +239,11 @@ async fn a_client_of_a_stopped_node_resumes_on_another() {
         return;
     }
     let redis = RedisServer::start().await;
-    let mut ns = nodes(&redis, 3).await;
-    let mut publisher = RawClient::connect(ns[1].addr).await;
-    let mut sub = RawClient::connect(ns[0].addr).await;
+    // Node A is a process of its own, to be killed; B and C run here.
+    let (mut node_a, addr_a) = redis.spawn_node().await;
+    let ns = nodes(&redis, 2).await;
+    let mut publisher = RawClient::connect(ns[0].addr).await;
+    let mut sub = RawClient::connect(addr_a).await;
     sub.subscribe(1, "feed", SubscribeOptions::default()).await;
 
     let batch = |r: std::ops::Range<u32>| r.map(|k| format!("m{k:03}")).collect::<Vec<_>>();
@@ -250,10 +252,9 @@ async fn a_client_of_a_stopped_node_resumes_on_another() {
     let (epoch, last) = (first[19].0, first[19].1);
     assert_eq!(last, 20);
 
-    // Node A goes away; publishing goes on meanwhile.
-    let a = ns.remove(0);
-    a.stop().await;
-    drop(sub);
+    // Node A is killed (SIGKILL); publishing goes on meanwhile.
+    node_a.kill().await.unwrap();
+    assert!(sub.try_recv().await.is_none(), "node A's connection is gone");
     publish_acked(&mut publisher, "feed", &batch(21..41)).await;
 
     // Resume on node C from the next seq.

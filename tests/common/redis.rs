@@ -121,4 +121,43 @@ impl RedisServer {
         c.engine.connect_timeout_ms = 1_000;
         c
     }
+
+    /// A node as a separate `spate serve` process on this Redis (so a test
+    /// can SIGKILL it), with the address from its ready line.
+    pub async fn spawn_node(&self) -> (Child, std::net::SocketAddr) {
+        let conf = self.dir.path().join(format!("node-{}.toml", free_port()));
+        std::fs::write(
+            &conf,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nadmin_enabled = false\n\
+                 [engine]\nkind = \"redis\"\nurl = \"{}\"\n",
+                self.url()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spate"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn spate serve");
+        let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(line) = log.next_line().await.unwrap() {
+                if line.contains("spate ready") {
+                    let at = line.find("listen=").expect("listen= in the ready line") + 7;
+                    return line[at..].split_whitespace().next().unwrap().parse().unwrap();
+                }
+            }
+            panic!("spate serve exited before it was ready");
+        })
+        .await
+        .expect("spate serve did not become ready");
+        tokio::spawn(async move { while let Ok(Some(_)) = log.next_line().await {} });
+        (child, addr)
+    }
 }
