@@ -26,10 +26,19 @@ async fn nodes(r: &RedisServer, n: usize) -> Vec<TestServer> {
 
 /// Publishes `payloads` to `topic` with acks; returns (payload, epoch, seq)
 /// per PUB_ACK.
-async fn publish_acked(c: &mut RawClient, topic: &str, payloads: &[String]) -> Vec<(String, u64, u64)> {
+async fn publish_acked(
+    c: &mut RawClient,
+    topic: &str,
+    payloads: &[String],
+) -> Vec<(String, u64, u64)> {
     for (i, p) in payloads.iter().enumerate() {
-        c.feed(Frame::Publish(publish(i as u32 + 1, topic, p.clone(), true)))
-            .await;
+        c.feed(Frame::Publish(publish(
+            i as u32 + 1,
+            topic,
+            p.clone(),
+            true,
+        )))
+        .await;
     }
     c.flush_io().await;
     let mut out = Vec::new();
@@ -78,11 +87,17 @@ async fn publishes_on_three_nodes_reach_every_node_in_one_order() {
     let redis = RedisServer::start().await;
     let ns = nodes(&redis, 3).await;
     let mut sub_b = RawClient::connect(ns[1].addr).await;
-    let sb = sub_b.subscribe(1, "orders.eu", SubscribeOptions::default()).await;
+    let sb = sub_b
+        .subscribe(1, "orders.eu", SubscribeOptions::default())
+        .await;
     let mut sub_c = RawClient::connect(ns[2].addr).await;
-    let sc = sub_c.subscribe(1, "orders.eu", SubscribeOptions::default()).await;
+    let sc = sub_c
+        .subscribe(1, "orders.eu", SubscribeOptions::default())
+        .await;
     let mut wild_c = RawClient::connect(ns[2].addr).await;
-    wild_c.subscribe(1, "orders.>", SubscribeOptions::default()).await;
+    wild_c
+        .subscribe(1, "orders.>", SubscribeOptions::default())
+        .await;
     assert_eq!(sb.epoch, sc.epoch, "both nodes report Redis' epoch");
 
     const N: usize = 40;
@@ -150,7 +165,9 @@ async fn cas_race_across_three_nodes_ends_exact() {
     let redis = RedisServer::start().await;
     let ns = nodes(&redis, 3).await;
     let mut watch = RawClient::connect(ns[0].addr).await;
-    watch.subscribe(1, "counter", SubscribeOptions::default()).await;
+    watch
+        .subscribe(1, "counter", SubscribeOptions::default())
+        .await;
 
     const WRITERS_PER_NODE: usize = 2;
     const INCREMENTS: u64 = 10;
@@ -210,7 +227,11 @@ async fn cas_race_across_three_nodes_ends_exact() {
     }
     let total = 3 * WRITERS_PER_NODE as u64 * INCREMENTS;
     revisions.sort_unstable();
-    assert_eq!(revisions, (1..=total).collect::<Vec<_>>(), "each write got its own revision");
+    assert_eq!(
+        revisions,
+        (1..=total).collect::<Vec<_>>(),
+        "each write got its own revision"
+    );
 
     // Every node reads the exact total.
     for n in &ns {
@@ -254,7 +275,10 @@ async fn a_client_of_a_stopped_node_resumes_on_another() {
 
     // Node A is killed (SIGKILL); publishing goes on meanwhile.
     node_a.kill().await.unwrap();
-    assert!(sub.try_recv().await.is_none(), "node A's connection is gone");
+    assert!(
+        sub.try_recv().await.is_none(),
+        "node A's connection is gone"
+    );
     publish_acked(&mut publisher, "feed", &batch(21..41)).await;
 
     // Resume on node C from the next seq.
@@ -347,7 +371,10 @@ async fn a_redis_restart_is_refused_honestly_and_recovered() {
     }
     let new_epoch = acked[0].0;
     assert_ne!(new_epoch, old_epoch, "Redis lost the topic: a new epoch");
-    assert_eq!(acked.iter().map(|a| a.1).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    assert_eq!(
+        acked.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
 
     // The subscriber gets exactly what was acknowledged after the
     // restart, in order: the refused publish is not invented.
@@ -430,5 +457,8 @@ async fn holes_are_filled_from_the_stream_or_announced_as_gaps() {
     publish_acked(&mut publisher, "h", &ps).await;
     let (got, t) = receive(&mut sub, 10).await;
     assert_eq!(t.lost, 0);
-    assert_eq!(got.iter().map(|m| m.1).collect::<Vec<_>>(), (7..17).collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|m| m.1).collect::<Vec<_>>(),
+        (7..17).collect::<Vec<_>>()
+    );
 }

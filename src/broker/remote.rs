@@ -41,8 +41,11 @@ pub trait Remote: Send + Sync + 'static {
         value: Option<Bytes>,
     ) -> BoxFuture<'static, Result<StateReply, BrokerError>>;
     /// STATE_GET.
-    fn state_get(&self, topic: &str, key: &str)
-        -> BoxFuture<'static, Result<StateReply, BrokerError>>;
+    fn state_get(
+        &self,
+        topic: &str,
+        key: &str,
+    ) -> BoxFuture<'static, Result<StateReply, BrokerError>>;
     /// STATE_LIST: keys after `after`, at most `limit`, and whether more follow.
     fn state_list(
         &self,
@@ -205,7 +208,14 @@ impl Broker {
                 }
                 if m.seq > inner.seq + 1 {
                     // Deliver what came before the hole, then the GAP.
-                    self.push_out(inner, &mut out, &mut receivers, &mut blocked, &mut wakes, &mut credit);
+                    self.push_out(
+                        inner,
+                        &mut out,
+                        &mut receivers,
+                        &mut blocked,
+                        &mut wakes,
+                        &mut credit,
+                    );
                     self.counters
                         .history_changed(history_before, inner.history.bytes());
                     self.announce_gap(topic, inner, m.seq);
@@ -228,7 +238,14 @@ impl Broker {
                 self.mirror_state(inner, m, &msg);
                 out.push(msg);
             }
-            self.push_out(inner, &mut out, &mut receivers, &mut blocked, &mut wakes, &mut credit);
+            self.push_out(
+                inner,
+                &mut out,
+                &mut receivers,
+                &mut blocked,
+                &mut wakes,
+                &mut credit,
+            );
             self.counters
                 .history_changed(history_before, inner.history.bytes());
         })?;
@@ -326,7 +343,11 @@ mod tests {
     fn replica_skips_duplicates_and_restarts_history_after_a_hole() {
         let b = Broker::new(Arc::new(Config::default()));
         b.inject("t", &[m(7, 3), m(7, 4)]).unwrap();
-        assert_eq!(b.local_position("t"), Some((7, 4)), "a new replica starts where it is");
+        assert_eq!(
+            b.local_position("t"),
+            Some((7, 4)),
+            "a new replica starts where it is"
+        );
         b.inject("t", &[m(7, 4), m(7, 5)]).unwrap();
         assert_eq!(history(&b, "t"), [3, 4, 5], "seq 4 was not appended twice");
         b.inject("t", &[m(7, 8)]).unwrap();
@@ -336,7 +357,11 @@ mod tests {
         assert_eq!(b.local_position("t"), Some((7, 10)));
         assert!(history(&b, "t").is_empty());
         b.inject("t", &[m(9, 1)]).unwrap();
-        assert_eq!(b.local_position("t"), Some((9, 1)), "another epoch replaces the replica");
+        assert_eq!(
+            b.local_position("t"),
+            Some((9, 1)),
+            "another epoch replaces the replica"
+        );
         assert_eq!(history(&b, "t"), [1]);
     }
 }

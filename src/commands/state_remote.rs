@@ -40,7 +40,10 @@ pub async fn apply(s: &mut Session, r: &dyn Remote, frame: Frame) {
             request_id,
             topic,
             key,
-        } => (request_id, r.state_get(&topic, &key).await.map(Frame::StateReply)),
+        } => (
+            request_id,
+            r.state_get(&topic, &key).await.map(Frame::StateReply),
+        ),
         Frame::StateList {
             request_id,
             topic,

@@ -105,7 +105,11 @@ mod tests {
         e.command_timeout_ms = 0;
         assert_eq!(
             fields(&e),
-            ["engine.url", "engine.key_prefix", "engine.command_timeout_ms"]
+            [
+                "engine.url",
+                "engine.key_prefix",
+                "engine.command_timeout_ms"
+            ]
         );
     }
 }

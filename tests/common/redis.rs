@@ -150,7 +150,12 @@ impl RedisServer {
             while let Some(line) = log.next_line().await.unwrap() {
                 if line.contains("spate ready") {
                     let at = line.find("listen=").expect("listen= in the ready line") + 7;
-                    return line[at..].split_whitespace().next().unwrap().parse().unwrap();
+                    return line[at..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
                 }
             }
             panic!("spate serve exited before it was ready");

@@ -64,7 +64,9 @@ impl Client {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::debug!(error = %e, what, "redis command failed");
-                Err(unavailable(format!("engine (Redis) failed during {what}: {e}")))
+                Err(unavailable(format!(
+                    "engine (Redis) failed during {what}: {e}"
+                )))
             }
             Err(_) => Err(unavailable(format!(
                 "engine (Redis) did not answer {what} within {} ms",

@@ -74,7 +74,12 @@ impl<'a> Rd<'a> {
 }
 
 /// Decodes a blob into a message with the given order.
-pub fn decode(epoch: u64, seq: u64, timestamp_us: u64, blob: &[u8]) -> Result<Injected, CodecError> {
+pub fn decode(
+    epoch: u64,
+    seq: u64,
+    timestamp_us: u64,
+    blob: &[u8],
+) -> Result<Injected, CodecError> {
     let mut r = Rd(blob);
     let state = match r.u8()? {
         0 => None,

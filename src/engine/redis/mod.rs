@@ -174,7 +174,10 @@ impl Remote for RedisEngine {
 
     fn acquire(&self, pattern: &str) -> BoxFuture<'static, Result<(), BrokerError>> {
         let (tx, rx) = oneshot::channel();
-        let sent = self.fanin.send(FanCmd::Acquire(pattern.to_owned(), tx)).is_ok();
+        let sent = self
+            .fanin
+            .send(FanCmd::Acquire(pattern.to_owned(), tx))
+            .is_ok();
         let sh = Arc::clone(&self.sh);
         let fanin = self.fanin.clone();
         let pattern = pattern.to_owned();
@@ -185,9 +188,7 @@ impl Remote for RedisEngine {
                 }
                 match tokio::time::timeout(sh.client.timeout, rx).await {
                     Ok(Ok(Ok(()))) => {}
-                    Ok(Ok(Err(why))) => {
-                        return Err(unavailable(format!("engine (Redis): {why}")))
-                    }
+                    Ok(Ok(Err(why))) => return Err(unavailable(format!("engine (Redis): {why}"))),
                     _ => {
                         return Err(unavailable(
                             "engine (Redis) did not confirm the subscription in time".into(),
@@ -240,6 +241,12 @@ impl Remote for RedisEngine {
         after: &str,
         limit: usize,
     ) -> BoxFuture<'static, Result<(Vec<StateEntry>, bool), BrokerError>> {
-        state::list(Arc::clone(&self.sh), topic.to_owned(), after.to_owned(), limit).boxed()
+        state::list(
+            Arc::clone(&self.sh),
+            topic.to_owned(),
+            after.to_owned(),
+            limit,
+        )
+        .boxed()
     }
 }

@@ -116,7 +116,10 @@ pub async fn get(sh: Arc<Shared>, topic: String, key: String) -> Result<StateRep
         .arg(sh.keys.state(&topic))
         .arg(&key)
         .to_owned();
-    let v: Option<Vec<u8>> = sh.client.run("state get", cmd.query_async(&mut conn)).await?;
+    let v: Option<Vec<u8>> = sh
+        .client
+        .run("state get", cmd.query_async(&mut conn))
+        .await?;
     Ok(match v.as_deref().and_then(split_stored) {
         Some((rev, value)) => reply(StateStatus::Ok, rev, Some(value)),
         None => reply(StateStatus::NotFound, 0, None),
@@ -136,8 +139,10 @@ pub async fn list(
     let max_bytes = b.config.limits.max_frame_bytes as usize / 2;
     let mut conn = sh.client.conn.clone();
     let cmd = redis::cmd("HGETALL").arg(sh.keys.state(&topic)).to_owned();
-    let mut all: Vec<(String, Vec<u8>)> =
-        sh.client.run("state list", cmd.query_async(&mut conn)).await?;
+    let mut all: Vec<(String, Vec<u8>)> = sh
+        .client
+        .run("state list", cmd.query_async(&mut conn))
+        .await?;
     all.retain(|(k, _)| k.as_str() > after.as_str());
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();

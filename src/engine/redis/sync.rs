@@ -27,8 +27,12 @@ pub async fn sync_topic(sh: &Shared, broker: &Broker, topic: &str) -> Result<(),
         .arg(from)
         .arg(count);
     let mut conn = sh.client.conn.clone();
-    let v: Vec<Value> = sh.client.run("catch-up", inv.invoke_async(&mut conn)).await?;
-    let bad = |what: &str| super::client::unavailable(format!("unexpected reply from Redis ({what})"));
+    let v: Vec<Value> = sh
+        .client
+        .run("catch-up", inv.invoke_async(&mut conn))
+        .await?;
+    let bad =
+        |what: &str| super::client::unavailable(format!("unexpected reply from Redis ({what})"));
     let [e, last, entries] = &v[..] else {
         return Err(bad("sync"));
     };
