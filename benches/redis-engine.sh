@@ -12,7 +12,8 @@
 #
 # Usage: benches/redis-engine.sh [RATE]   (default 20000 msgs/s)
 # Environment: PORT_REDIS (26390), PORT_BASE (27440: memory node; +1..+3
-# the Redis nodes), OUT (target/redis-engine).
+# the Redis nodes), OUT (target/redis-engine), SPATE_BIN (a built spate
+# binary to use instead of building target/release/spate).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RATE=${1:-20000}
@@ -23,8 +24,8 @@ mkdir -p "$OUT"
 say() { echo "redis-engine.sh: $*" >&2; }
 
 command -v redis-server >/dev/null || { say "redis-server missing (apt-get install redis-server)"; exit 1; }
-(cd "$ROOT" && cargo build --release --quiet --bin spate)
-SPATE="$ROOT/target/release/spate"
+if [ -z "${SPATE_BIN:-}" ]; then (cd "$ROOT" && cargo build --release --quiet --bin spate); fi
+SPATE=${SPATE_BIN:-$ROOT/target/release/spate}
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
