@@ -47,17 +47,8 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
         )
         .await;
         let Ok(Ok(ps)) = conn else {
-            // Disconnected: answer requests as they come until the pause
-            // is over, then try again.
-            let until = tokio::time::Instant::now() + RETRY;
-            loop {
-                tokio::select! {
-                    c = rx.recv() => match c {
-                        None => return,
-                        Some(c) => offline(&mut subs, &sh, c),
-                    },
-                    _ = tokio::time::sleep_until(until) => break,
-                }
+            if !pause(&mut rx, &mut subs, &sh).await {
+                return;
             }
             continue;
         };
@@ -65,15 +56,18 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
         let mut ok = true;
         for (name, s) in &subs {
             let r = match s.glob {
-                true => sink.psubscribe(name).await,
-                false => sink.subscribe(name).await,
+                true => tokio::time::timeout(sh.client.timeout, sink.psubscribe(name)).await,
+                false => tokio::time::timeout(sh.client.timeout, sink.subscribe(name)).await,
             };
-            if r.is_err() {
+            if !matches!(r, Ok(Ok(()))) {
                 ok = false;
                 break;
             }
         }
         if !ok {
+            if !pause(&mut rx, &mut subs, &sh).await {
+                return;
+            }
             continue;
         }
         tracing::info!("redis engine: subscriber connected");
@@ -97,6 +91,25 @@ pub async fn run(sh: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<FanCmd>) {
             }
         }
         tracing::warn!("redis engine: subscriber connection lost; reconnecting");
+    }
+}
+
+/// Waits before the next connection attempt, answering requests as they
+/// come; false once the engine is gone.
+async fn pause(
+    rx: &mut mpsc::UnboundedReceiver<FanCmd>,
+    subs: &mut HashMap<String, Sub>,
+    sh: &Shared,
+) -> bool {
+    let until = tokio::time::Instant::now() + RETRY;
+    loop {
+        tokio::select! {
+            c = rx.recv() => match c {
+                None => return false,
+                Some(c) => offline(subs, sh, c),
+            },
+            _ = tokio::time::sleep_until(until) => return true,
+        }
     }
 }
 
