@@ -670,6 +670,7 @@ fn error_codes_are_stable() {
             (209, "STATE_FULL"),
             (210, "INVALID_KEY"),
             (500, "INTERNAL"),
+            (510, "ENGINE_UNAVAILABLE"),
         ]
     );
     for c in ErrorCode::ALL {
