@@ -38,6 +38,14 @@ if ! command -v systemd-analyze >/dev/null 2>&1 && have_root_apt; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 fi
 
+# h-redis: the Redis engine tests (tests/engine_redis.rs) start their own
+# redis-server; with SPATE_REQUIRE_REDIS=1 a missing one fails them.
+if ! command -v redis-server >/dev/null 2>&1 && have_root_apt; then
+  step "installing redis-server (for the Redis engine tests)"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+export SPATE_REQUIRE_REDIS=1
+
 step "cargo test (workspace)"
 cargo test --workspace
 

@@ -29,6 +29,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod conn;
+pub mod engine;
 pub mod logging;
 pub mod queue;
 pub mod server;

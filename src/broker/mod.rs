@@ -32,6 +32,7 @@ pub mod error;
 pub mod history;
 pub mod persist;
 pub mod publish;
+pub mod remote;
 pub mod state;
 pub mod state_ops;
 pub mod stats;
@@ -82,6 +83,8 @@ pub struct Broker {
     pub auth: crate::auth::Auth,
     /// h-storage: the log, when `[storage] dir` is set.
     storage: Option<Arc<crate::storage::Storage>>,
+    /// Shared engine (Redis) when topics live there (`remote.rs`).
+    remote: std::sync::OnceLock<Arc<dyn remote::Remote>>,
 }
 
 impl Broker {
@@ -101,6 +104,7 @@ impl Broker {
             hasher: foldhash::fast::RandomState::default(),
             auth: crate::auth::Auth::default(),
             storage: None,
+            remote: std::sync::OnceLock::new(),
             config,
         }
     }

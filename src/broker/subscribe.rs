@@ -100,6 +100,10 @@ impl Broker {
     pub fn unsubscribe(&self, q: &Arc<SubscriberQueue>) {
         self.index_remove(q);
         q.close();
+        // Shared engine: this node may stop receiving the pattern.
+        if let Some(r) = self.remote() {
+            r.release(&q.pattern);
+        }
         for r in crate::queue::counters::ALL_GAP_REASONS {
             self.counters.fold_lost(r, q.counters.lost(r));
         }

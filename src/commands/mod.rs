@@ -4,6 +4,7 @@
 pub mod ping;
 pub mod publish;
 pub mod state;
+pub mod state_remote;
 pub mod subscribe;
 pub mod unsubscribe;
 

@@ -75,9 +75,16 @@ async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
     }
     let started = pubs.iter().any(|p| p.ack).then(Instant::now);
     // h-storage: a bounded log queue, and acks only once durable.
+    // Shared engine (Redis): the engine orders the run (one round trip)
+    // and delivers it back to every node's subscribers, this one's too.
     let broker = s.broker().clone();
-    broker.wait_log_room().await;
-    let mut results = s.publish_many(pubs);
+    let mut results = match broker.remote().cloned() {
+        Some(r) => r.publish(pubs).await,
+        None => {
+            broker.wait_log_room().await;
+            s.publish_many(pubs)
+        }
+    };
     let durable = durable_acks(&broker, pubs, &results).await;
     let mut payload_bytes = 0;
     let (mut accepted, mut acked) = (0, 0);

@@ -6,7 +6,7 @@ use spate_proto::{ErrorCode, Frame};
 use crate::conn::session::Session;
 
 /// Most entries one STATE_LIST_REPLY carries.
-const MAX_LIST: usize = 10_000;
+pub(crate) const MAX_LIST: usize = 10_000;
 
 /// Handles one state request.
 pub async fn apply(s: &mut Session, frame: Frame) {
@@ -37,6 +37,10 @@ pub async fn apply(s: &mut Session, frame: Frame) {
         s.reply(Frame::error(ErrorCode::NotAuthorized, request_id, msg))
             .await;
         return;
+    }
+    // Shared engine (Redis): state lives there (commands/state_remote.rs).
+    if let Some(r) = broker.remote().cloned() {
+        return super::state_remote::apply(s, &*r, frame).await;
     }
     let (request_id, result) = match &frame {
         Frame::StatePut {
@@ -120,7 +124,7 @@ pub async fn apply(s: &mut Session, frame: Frame) {
     s.wait_blocked().await;
 }
 
-async fn refuse(s: &mut Session, request_id: u32) {
+pub(crate) async fn refuse(s: &mut Session, request_id: u32) {
     s.reply(Frame::error(
         ErrorCode::NotAllowed,
         request_id,

@@ -55,8 +55,21 @@ pub async fn apply(s: &mut Session, sub_id: u32, pattern: &str, options: &Subscr
         reject(s, sub_id, &e).await;
         return;
     }
+    // Shared engine (Redis): this node receives the pattern, and a literal
+    // topic's replica has caught up, before the subscription exists.
+    let remote = s.broker().remote().cloned();
+    if let Some(r) = &remote {
+        if let Err(e) = r.acquire(pattern).await {
+            reject(s, sub_id, &e).await;
+            return;
+        }
+    }
     let sched: Arc<dyn Scheduler> = s.outbox().clone();
-    match s.broker().subscribe_held(sub_id, pattern, options, sched) {
+    let made = s.broker().subscribe_held(sub_id, pattern, options, sched);
+    if let (Some(r), Err(_)) = (&remote, &made) {
+        r.release(pattern);
+    }
+    match made {
         Ok((q, subscribed)) => {
             tracing::debug!(conn = s.conn().id, sub_id, pattern, policy = %q.limits.policy, "subscribed");
             s.conn().subs.lock().insert(sub_id, q.clone());

@@ -9,6 +9,7 @@
 //! listed in [`flags::ConfigFlags`] and in `packaging/README.md`.
 
 pub mod default_file;
+pub mod engine;
 pub mod error;
 pub mod flags;
 pub mod load;

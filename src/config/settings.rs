@@ -32,6 +32,8 @@ pub struct Config {
     pub tls: Tls,
     /// Durability (h-storage): `[storage]`, see `config::storage`.
     pub storage: super::storage::Storage,
+    /// Engine: memory (one node) or Redis (several nodes, one broker).
+    pub engine: super::engine::EngineConfig,
 }
 
 /// Listener settings.

@@ -28,6 +28,7 @@ pub fn validate(cfg: &Config) -> Vec<Problem> {
     history(cfg, &mut p);
     storage(cfg, &mut p);
     timeouts(cfg, &mut p);
+    super::engine::validate(&cfg.engine, &mut p);
     log(cfg, &mut p);
     crate::auth::validate::check(cfg, &mut p);
     super::tls_validate::check(cfg, &mut p);
@@ -168,6 +169,13 @@ fn storage(cfg: &Config, p: &mut Vec<Problem>) {
             p.push(Problem::new(
                 "storage.dir",
                 "is empty: leave it out for in-memory only",
+            ));
+        }
+        if cfg.engine.kind == super::engine::EngineKind::Redis {
+            p.push(Problem::new(
+                "storage.dir",
+                "cannot be used with engine.kind = \"redis\": Redis keeps the seqs, history and \
+                 state of every topic; remove [storage] dir (the log is for the memory engine)",
             ));
         }
     }
@@ -314,6 +322,16 @@ mod tests {
         cfg.timeouts.ping_timeout_ms = 0;
         assert_eq!(fields(&cfg), ["timeouts.ping_timeout_ms"]);
         cfg.timeouts.ping_interval_ms = 0;
+        assert!(fields(&cfg).is_empty());
+    }
+
+    #[test]
+    fn storage_and_the_redis_engine_are_refused_together() {
+        let mut cfg = Config::default();
+        cfg.storage.dir = Some("/var/lib/spate".into());
+        cfg.engine.kind = super::super::engine::EngineKind::Redis;
+        assert_eq!(fields(&cfg), vec!["storage.dir"]);
+        cfg.engine.kind = super::super::engine::EngineKind::Memory;
         assert!(fields(&cfg).is_empty());
     }
 

@@ -64,6 +64,9 @@ pub enum ServerError {
     /// h-storage: the storage directory could not be recovered.
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    /// The configured engine could not be started.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::redis::EngineError),
 }
 
 /// A bound, not yet running, broker server.
@@ -119,6 +122,7 @@ impl Server {
         let table = crate::auth::AuthTable::from_config(&config).map_err(ServerError::Auth)?;
         let broker = Arc::new(Broker::open(config)?);
         broker.auth.replace(table);
+        crate::engine::attach(&broker)?;
         Ok(Server {
             listener,
             ws_listener,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cli;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

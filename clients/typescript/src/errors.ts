@@ -30,6 +30,7 @@ export const ERROR_NAMES: Readonly<Record<number, string>> = {
   212: "RATE_LIMITED",
   500: "INTERNAL",
   501: "STORAGE_FAILED",
+  510: "ENGINE_UNAVAILABLE",
 };
 
 /** Base class of every error this client throws. */

@@ -233,6 +233,9 @@ error_codes! {
     /// failed or did not reach disk in time); the write may or may not
     /// survive a restart.
     StorageFailed = 501, "STORAGE_FAILED";
+    /// The shared engine (Redis) did not answer in time or is unreachable;
+    /// nothing was done, the request may be retried.
+    EngineUnavailable = 510, "ENGINE_UNAVAILABLE";
 }
 
 impl ErrorCode {

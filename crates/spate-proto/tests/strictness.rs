@@ -677,6 +677,7 @@ fn error_codes_are_stable() {
             (212, "RATE_LIMITED"),
             (500, "INTERNAL"),
             (501, "STORAGE_FAILED"),
+            (510, "ENGINE_UNAVAILABLE"),
         ]
     );
     for c in ErrorCode::ALL {

@@ -34,6 +34,7 @@ ERROR_NAMES: Dict[int, str] = {
     212: "RATE_LIMITED",
     500: "INTERNAL",
     501: "STORAGE_FAILED",
+    510: "ENGINE_UNAVAILABLE",
 }
 
 
