@@ -206,6 +206,7 @@ pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
             stream,
             cur: Bytes::new(),
             done: false,
+            got_binary: false,
             max_frame,
             shared: shared.clone(),
         },
@@ -219,11 +220,19 @@ pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
     )
 }
 
+/// A protocol PONG (token 0) standing for a WebSocket ping or pong from
+/// the client: any frame resets the idle timeout, and the session ignores
+/// PONGs otherwise. Only after the first binary message (which holds
+/// HELLO), so it never comes before HELLO.
+const LIVENESS_PONG: [u8; 13] = [0, 0, 0, 9, 0x03, 0, 0, 0, 0, 0, 0, 0, 0];
+
 /// The read half: the bytes of the binary messages, in order.
 pub struct WsReader {
     stream: SplitStream<Ws>,
     cur: Bytes,
     done: bool,
+    /// A binary message has arrived (so HELLO has, or the session ended).
+    got_binary: bool,
     max_frame: usize,
     shared: Arc<Shared>,
 }
@@ -259,6 +268,7 @@ impl WsReader {
             }
             match ready!(Pin::new(&mut this.stream).poll_next(cx)) {
                 Some(Ok(Message::Binary(mut b))) => {
+                    this.got_binary = true;
                     if let Some(at) = cut_frame_at(&b, this.max_frame) {
                         // Whole frames before the cut are still handled.
                         b.truncate(at);
@@ -273,8 +283,16 @@ impl WsReader {
                         .set(1003, "text messages are not part of the spate protocol");
                     this.done = true;
                 }
-                // tungstenite answers pings itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                // tungstenite answers pings itself. After the handshake a
+                // ping or pong from the client is a sign of life, as any
+                // frame is: the session sees a protocol PONG, which it
+                // ignores but for the idle timeout (protocol.md §2.1).
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    if this.got_binary {
+                        this.cur = Bytes::from_static(&LIVENESS_PONG);
+                    }
+                }
+                Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | None => this.done = true,
                 Some(Err(WsError::Capacity(_))) => {
                     this.shared.set(1009, "message too big");
@@ -487,6 +505,11 @@ mod tests {
         let mut big = (1000u32).to_be_bytes().to_vec();
         big.push(1);
         assert_eq!(cut_frame_at(&big, 100), None);
+    }
+
+    #[test]
+    fn liveness_pong_is_a_pong_frame() {
+        assert_eq!(&LIVENESS_PONG[..], &Frame::Pong(0).to_bytes()[..]);
     }
 
     #[test]
