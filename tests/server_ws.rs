@@ -9,6 +9,7 @@ mod ws_support;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use spate_proto::{ErrorCode, Frame, SubscribeOptions};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 

@@ -11,7 +11,6 @@ mod ws_support;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use spate::admin::StatsSource;
 use spate_proto::{ErrorCode, Frame, SubscribeOptions};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -130,7 +129,7 @@ async fn websocket_pings_keep_an_otherwise_silent_client_alive() {
     let mut pinger = WsClient::connect(srv.ws).await;
     let mut silent = WsClient::connect(srv.ws).await;
     // The silent client times out while the pinger pings.
-    let silent_done = tokio::spawn(async move {
+    let mut silent_done = tokio::spawn(async move {
         silent.expect_error(ErrorCode::IdleTimeout).await;
         silent.expect_close().await
     });
@@ -141,7 +140,7 @@ async fn websocket_pings_keep_an_otherwise_silent_client_alive() {
         ping_once(&mut pinger, n).await;
         n += 1;
         if silent_code.is_none() && silent_done.is_finished() {
-            silent_code = Some(silent_done.await.expect("silent client task"));
+            silent_code = Some((&mut silent_done).await.expect("silent client task"));
             // Two more idle timeouts on pings alone.
             until = Instant::now() + 2 * TIMEOUT;
         }
