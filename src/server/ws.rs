@@ -2,13 +2,21 @@
 //! handshake (Origin check, optional `spate.v1` subprotocol, message size
 //! limit), then an adapter that turns the WebSocket into the byte stream
 //! [`connection::serve`] takes. Each binary message carries whole protocol
-//! frames; the adapter hands their bytes to the ordinary frame reader and
-//! sends each writer flush (whole frames) as one binary message. Close
-//! codes say why the server closed: a fatal ERROR code `c` becomes close
-//! code `4000 + c`, GOAWAY's end 1001, a text message 1003, an oversized
-//! message 1009, a frame cut by the end of its message 1002.
+//! frames; the adapter hands their bytes to the ordinary frame reader. The
+//! server writes its data frames itself, straight from the write batch
+//! ([`ServerWriter`]); tungstenite reads and writes the control frames.
+//! Close codes say why the server closed: a fatal ERROR code `c` becomes
+//! close code `4000 + c`, GOAWAY's end 1001, a text message 1003, an
+//! oversized message 1009, a frame cut by the end of its message 1002.
 
-use std::io;
+mod io;
+mod scan;
+mod writer;
+
+pub use io::WsIo;
+pub use writer::ServerWriter;
+
+use std::io::{self as stdio, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,6 +26,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, Stream, StreamExt};
+use scan::FrameScan;
 use parking_lot::Mutex;
 use spate_proto::{ErrorCode, Frame};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -50,6 +59,11 @@ pub fn close_code_for(code: ErrorCode) -> u16 {
 
 type Ws = WebSocketStream<TcpStream>;
 
+/// Most bytes tungstenite may hold unsent: the server writes only control
+/// frames through it (a pong flood from a client that does not read ends
+/// its connection here).
+const CONTROL_BUFFER_MAX: usize = 64 * 1024;
+
 /// Serves one accepted TCP socket on the WebSocket listener: handshake
 /// within `timeouts.hello_ms`, then the ordinary connection. Without a
 /// `permit` (the server is at `max_connections`) the client gets ERROR
@@ -68,14 +82,18 @@ pub async fn handle(
     let max_msg = max_frame + MESSAGE_MARGIN;
     let ws_cfg = WebSocketConfig::default()
         .read_buffer_size(64 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(CONTROL_BUFFER_MAX)
         .max_message_size(Some(max_msg))
         .max_frame_size(Some(max_msg));
     let origins = cfg.server.ws_allowed_origins.clone();
     let check = move |req: &Request, resp: Response| on_request(&origins, req, resp);
     let deadline = Duration::from_millis(cfg.timeouts.hello_ms);
+    let io = WsIo::new(sock);
+    let core = io.shared();
     let accepted = tokio::time::timeout(
         deadline,
-        tokio_tungstenite::accept_hdr_async_with_config(sock, check, Some(ws_cfg)),
+        tokio_tungstenite::accept_hdr_async_with_config(io, check, Some(ws_cfg)),
     )
     .await;
     let ws = match accepted {
@@ -89,7 +107,10 @@ pub async fn handle(
             return;
         }
     };
-    let (rd, wr) = split(ws, max_frame);
+    let closing = Arc::new(Closing::default());
+    let (sink, stream) = ws.split();
+    let rd = WsReader::new(stream, max_frame, closing.clone());
+    let wr = ServerWriter::new(core, sink, closing);
     match permit {
         Some(permit) => {
             connection::serve(rd, wr, Peer::ws(peer), broker, stage).await;
@@ -184,38 +205,43 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 /// Why the server closes, chosen by the read side (which saw the cause)
 /// for the write side (which sends the close frame).
 #[derive(Debug, Default)]
-struct Shared {
+pub(crate) struct Closing {
     close: Mutex<Option<(u16, &'static str)>>,
 }
 
-impl Shared {
+impl Closing {
     fn set(&self, code: u16, reason: &'static str) {
         self.close.lock().get_or_insert((code, reason));
     }
+
+    /// The close code and reason: the read side's cause if it saw one,
+    /// else what the last frame sent (`last`, see [`FrameScan`]) calls for.
+    fn choose(&self, last: Option<u16>) -> (u16, &'static str) {
+        match (*self.close.lock(), last) {
+            (Some((c, r)), _) => (c, r),
+            (None, Some(1001)) => (1001, "server shutting down"),
+            (None, Some(c)) => (c, "fatal error, see the ERROR frame"),
+            (None, None) => (1000, ""),
+        }
+    }
 }
 
-/// Splits a WebSocket into the halves [`connection::serve`] takes (also
-/// used by `spate bench` as a client). `max_frame` bounds the length
+/// Splits a client WebSocket into a byte stream's halves: each flush of
+/// the writer sends what was written as one binary message (`spate bench`
+/// uses it as its WebSocket transport). `max_frame` bounds the length
 /// prefixes the cut-frame check trusts (larger ones are left to the frame
 /// reader to report).
 pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
-    let shared = Arc::new(Shared::default());
+    let closing = Arc::new(Closing::default());
     let (sink, stream) = ws.split();
     (
-        WsReader {
-            stream,
-            cur: Bytes::new(),
-            done: false,
-            got_binary: false,
-            max_frame,
-            shared: shared.clone(),
-        },
+        WsReader::new(stream, max_frame, closing.clone()),
         WsWriter {
             sink,
             out: BytesMut::new(),
             last_error: None,
             close_sent: false,
-            shared,
+            closing,
         },
     )
 }
@@ -227,14 +253,14 @@ pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
 const LIVENESS_PONG: [u8; 13] = [0, 0, 0, 9, 0x03, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// The read half: the bytes of the binary messages, in order.
-pub struct WsReader {
-    stream: SplitStream<Ws>,
+pub struct WsReader<S = TcpStream> {
+    stream: SplitStream<WebSocketStream<S>>,
     cur: Bytes,
     done: bool,
     /// A binary message has arrived (so HELLO has, or the session ended).
     got_binary: bool,
     max_frame: usize,
-    shared: Arc<Shared>,
+    closing: Arc<Closing>,
 }
 
 /// Where the last whole frame in `msg` ends, or `None` if the message
@@ -258,9 +284,24 @@ fn cut_frame_at(msg: &[u8], max_frame: usize) -> Option<usize> {
     None
 }
 
-impl WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    fn new(
+        stream: SplitStream<WebSocketStream<S>>,
+        max_frame: usize,
+        closing: Arc<Closing>,
+    ) -> WsReader<S> {
+        WsReader {
+            stream,
+            cur: Bytes::new(),
+            done: false,
+            got_binary: false,
+            max_frame,
+            closing,
+        }
+    }
+
     /// Waits until a message's bytes are at hand (or the stream ended).
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         let this = self;
         loop {
             if !this.cur.is_empty() || this.done {
@@ -272,14 +313,14 @@ impl WsReader {
                     if let Some(at) = cut_frame_at(&b, this.max_frame) {
                         // Whole frames before the cut are still handled.
                         b.truncate(at);
-                        this.shared
+                        this.closing
                             .set(1002, "a frame does not end within its message");
                         this.done = true;
                     }
                     this.cur = b;
                 }
                 Some(Ok(Message::Text(_))) => {
-                    this.shared
+                    this.closing
                         .set(1003, "text messages are not part of the spate protocol");
                     this.done = true;
                 }
@@ -295,26 +336,26 @@ impl WsReader {
                 Some(Ok(Message::Frame(_))) => {}
                 Some(Ok(Message::Close(_))) | None => this.done = true,
                 Some(Err(WsError::Capacity(_))) => {
-                    this.shared.set(1009, "message too big");
+                    this.closing.set(1009, "message too big");
                     this.done = true;
                 }
                 Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => this.done = true,
                 Some(Err(WsError::Protocol(_))) => {
-                    this.shared.set(1002, "WebSocket protocol error");
+                    this.closing.set(1002, "WebSocket protocol error");
                     this.done = true;
                 }
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+                Some(Err(e)) => return Poll::Ready(Err(stdio::Error::other(e))),
             }
         }
     }
 }
 
-impl AsyncRead for WsReader {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsReader<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<stdio::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_fill(cx))?;
         let n = this.cur.len().min(buf.remaining());
@@ -323,16 +364,16 @@ impl AsyncRead for WsReader {
     }
 }
 
-impl ReadSource for WsReader {
-    fn readable(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSource for WsReader<S> {
+    fn readable(&mut self) -> impl std::future::Future<Output = stdio::Result<()>> + Send {
         std::future::poll_fn(move |cx| self.poll_fill(cx))
     }
 
-    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> stdio::Result<usize> {
         if self.cur.is_empty() {
             return match self.done {
                 true => Ok(0),
-                false => Err(io::ErrorKind::WouldBlock.into()),
+                false => Err(stdio::ErrorKind::WouldBlock.into()),
             };
         }
         let n = self.cur.len();
@@ -341,43 +382,23 @@ impl ReadSource for WsReader {
     }
 }
 
-/// The write half: what is written between two flushes (whole frames)
-/// leaves as one binary message.
+/// The client write half: what is written between two flushes (whole
+/// frames) leaves as one binary message.
 pub struct WsWriter {
     sink: SplitSink<Ws, Message>,
     out: BytesMut,
     /// Code of the last frame sent if it was a fatal ERROR or GOAWAY.
     last_error: Option<u16>,
     close_sent: bool,
-    shared: Arc<Shared>,
+    closing: Arc<Closing>,
 }
 
 /// If the last frame in `msg` says why the connection ends (a fatal
 /// ERROR, or GOAWAY), the close code that goes with it.
 fn ending_code(msg: &[u8]) -> Option<u16> {
-    let mut pos = 0;
-    let mut last = None;
-    while msg.len() - pos >= 5 {
-        let len = u32::from_be_bytes([msg[pos], msg[pos + 1], msg[pos + 2], msg[pos + 3]]) as usize;
-        last = Some(pos);
-        pos += 4 + len;
-        if pos > msg.len() {
-            break;
-        }
-    }
-    let at = last?;
-    let body = &msg[at + 5..];
-    match msg[at + 4] {
-        0xE0 if body.len() >= 6 => {
-            let code = u16::from_be_bytes([body[0], body[1]]);
-            let reference = u32::from_be_bytes([body[2], body[3], body[4], body[5]]);
-            let fatal = (100..200).contains(&code)
-                || (code == ErrorCode::Internal as u16 && reference == 0);
-            fatal.then_some(4000 + code)
-        }
-        0xE1 => Some(1001),
-        _ => None,
-    }
+    let mut scan = FrameScan::default();
+    scan.advance(&[IoSlice::new(msg)], msg.len());
+    scan.ending()
 }
 
 impl AsyncWrite for WsWriter {
@@ -385,7 +406,7 @@ impl AsyncWrite for WsWriter {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
         buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    ) -> Poll<stdio::Result<usize>> {
         self.get_mut().out.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -393,8 +414,8 @@ impl AsyncWrite for WsWriter {
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<stdio::Result<usize>> {
         let this = self.get_mut();
         let n = bufs.iter().map(|b| b.len()).sum();
         this.out.reserve(n);
@@ -408,46 +429,40 @@ impl AsyncWrite for WsWriter {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         let this = self.get_mut();
         if !this.out.is_empty() {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io::Error::other)?;
+            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
             let msg = this.out.split().freeze();
             if let Some(code) = ending_code(&msg) {
                 this.last_error = Some(code);
             }
             Pin::new(&mut this.sink)
                 .start_send(Message::Binary(msg))
-                .map_err(io::Error::other)?;
+                .map_err(stdio::Error::other)?;
         }
         Pin::new(&mut this.sink)
             .poll_flush(cx)
-            .map_err(io::Error::other)
+            .map_err(stdio::Error::other)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         ready!(self.as_mut().poll_flush(cx))?;
         let this = self.get_mut();
         if !this.close_sent {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io::Error::other)?;
-            let chosen = *this.shared.close.lock();
-            let (code, reason) = match (chosen, this.last_error) {
-                (Some((c, r)), _) => (c, r),
-                (None, Some(1001)) => (1001, "server shutting down"),
-                (None, Some(c)) => (c, "fatal error, see the ERROR frame"),
-                (None, None) => (1000, ""),
-            };
+            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
+            let (code, reason) = this.closing.choose(this.last_error);
             this.close_sent = true;
             Pin::new(&mut this.sink)
                 .start_send(Message::Close(Some(CloseFrame {
                     code: CloseCode::from(code),
                     reason: reason.into(),
                 })))
-                .map_err(io::Error::other)?;
+                .map_err(stdio::Error::other)?;
         }
         Pin::new(&mut this.sink)
             .poll_flush(cx)
-            .map_err(io::Error::other)
+            .map_err(stdio::Error::other)
     }
 }
 
