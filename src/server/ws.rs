@@ -59,6 +59,14 @@ pub fn close_code_for(code: ErrorCode) -> u16 {
 
 type Ws = WebSocketStream<TcpStream>;
 
+/// tungstenite's receive buffer: allocated (and zero-filled) for every
+/// connection and kept for its life, so it is what an idle WebSocket
+/// costs (64 KiB made one cost 75 KiB, against 10 KiB on TCP; see
+/// benches/README.md, "Idle WebSocket connections"). It also caps one
+/// read: a larger message takes several (its frame grows the buffer to
+/// its size).
+pub const READ_BUFFER: usize = 8 * 1024;
+
 /// Most bytes tungstenite may hold unsent: the server writes only control
 /// frames through it (a pong flood from a client that does not read ends
 /// its connection here).
@@ -81,7 +89,7 @@ pub async fn handle(
     let max_frame = cfg.limits.max_frame_bytes as usize;
     let max_msg = max_frame + MESSAGE_MARGIN;
     let ws_cfg = WebSocketConfig::default()
-        .read_buffer_size(64 * 1024)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(CONTROL_BUFFER_MAX)
         .max_message_size(Some(max_msg))
