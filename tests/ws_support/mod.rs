@@ -109,6 +109,8 @@ pub struct WsClient {
     /// The close frame the server sent, once it did.
     pub close: Option<Option<CloseFrame>>,
     pub protocol: Option<String>,
+    /// WebSocket pongs received (skipped by `try_recv`).
+    pub pongs: usize,
 }
 
 pub async fn try_connect(
@@ -142,6 +144,7 @@ async fn handshake_on(
         pending: VecDeque::new(),
         codec: Codec::new(64 * 1024 * 1024),
         close: None,
+        pongs: 0,
         protocol: resp
             .headers()
             .get("sec-websocket-protocol")
@@ -222,7 +225,8 @@ impl WsClient {
                     assert!(buf.is_empty(), "a frame spans WebSocket messages");
                 }
                 Some(Ok(Message::Close(c))) => self.close = Some(c),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Pong(_))) => self.pongs += 1,
+                Some(Ok(Message::Ping(_))) => {}
                 Some(Ok(m)) => panic!("unexpected message {m:?}"),
                 Some(Err(_)) | None => self.close = Some(None),
             }
