@@ -208,3 +208,22 @@ async fn stats_count_websocket_connections_like_tcp_ones() {
     assert_eq!(s.server.disconnects.get("client").copied(), Some(1));
     assert!(s.connections.iter().all(|c| c.client_name != "ws-test"));
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let srv = start().await;
+    let mut ws = WsClient::connect(srv.ws).await;
+    ws.subscribe(1, "news").await;
+    ws.send_message(Message::Close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    })))
+    .await;
+    assert_eq!(ws.expect_close().await, 1000);
+    wait_for("the connection is gone", STEP, || {
+        srv.broker.connection_count() == 0
+    })
+    .await;
+}

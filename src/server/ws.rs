@@ -215,9 +215,15 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct Closing {
     close: Mutex<Option<(u16, &'static str)>>,
+    /// The client sent its close frame: no data frame may follow the reply.
+    peer_closed: std::sync::atomic::AtomicBool,
 }
 
 impl Closing {
+    fn peer_closed(&self) -> bool {
+        self.peer_closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn set(&self, code: u16, reason: &'static str) {
         self.close.lock().get_or_insert((code, reason));
     }
@@ -342,7 +348,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
                     }
                 }
                 Some(Ok(Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | None => this.done = true,
+                Some(Ok(Message::Close(_))) => {
+                    this.closing
+                        .peer_closed
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    this.done = true;
+                }
+                None => this.done = true,
                 Some(Err(WsError::Capacity(_))) => {
                     this.closing.set(1009, "message too big");
                     this.done = true;

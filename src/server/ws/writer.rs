@@ -114,6 +114,10 @@ impl<S: AsyncWrite + Unpin> ServerWriter<S> {
     /// slices) unless one is in progress, and writes what the socket
     /// takes of it; returns the payload bytes written.
     fn poll_frame(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        if self.closing.peer_closed() {
+            // tungstenite answers the client's close; nothing may follow.
+            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        }
         if self.end.is_some() {
             // A flush was cut short while ending a message: finish that.
             ready!(self.poll_end_message(cx))?;
@@ -223,9 +227,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for ServerWriter<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_end_message(cx))?;
-        let mut core = this.core.lock();
-        ready!(core.poll_pending(Side::Writer, cx))?;
-        core.poll_flush_io(Side::Writer, cx)
+        // tungstenite's control frames (a pong, the reply to the client's
+        // close) go out too, and the socket is flushed.
+        Pin::new(&mut this.sink)
+            .poll_flush(cx)
+            .map_err(io::Error::other)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
