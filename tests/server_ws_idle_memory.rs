@@ -43,7 +43,10 @@ async fn open(addr: std::net::SocketAddr) -> WebSocketStream<TcpStream> {
         auth_token: Text::default(),
     });
     ws.send(Message::Binary(hello.to_bytes())).await.unwrap();
-    match tokio::time::timeout(STEP, ws.next()).await.expect("WELCOME in time") {
+    match tokio::time::timeout(STEP, ws.next())
+        .await
+        .expect("WELCOME in time")
+    {
         Some(Ok(Message::Binary(b))) => assert_eq!(b[4], 0x81, "WELCOME"),
         other => panic!("expected WELCOME, got {other:?}"),
     }

@@ -32,15 +32,21 @@ async fn a_slow_reader_gets_whole_frames_and_its_pongs() {
     // within the default queue (8 MiB, 10,000 messages), so none is lost.
     let len = |i: u32| if i % 200 == 199 { 300 * 1024 } else { 1024 };
     for i in 0..2000u32 {
-        publ.feed(Frame::Publish(publish(i + 1, "bulk", payload(i, len(i)), false)))
-            .await;
+        publ.feed(Frame::Publish(publish(
+            i + 1,
+            "bulk",
+            payload(i, len(i)),
+            false,
+        )))
+        .await;
     }
     publ.barrier().await;
 
     let (mut next, mut pings) = (0u32, 0usize);
     while next < 2000 {
         if next / 100 >= pings as u32 {
-            ws.send_message(Message::Ping(Bytes::from_static(b"p"))).await;
+            ws.send_message(Message::Ping(Bytes::from_static(b"p")))
+                .await;
             pings += 1;
         }
         let msgs = match ws.recv().await {

@@ -113,7 +113,11 @@ impl<S: AsyncWrite + Unpin> ServerWriter<S> {
     /// Starts a data frame for `bufs` (their first `MAX_IOVECS - 1`
     /// slices) unless one is in progress, and writes what the socket
     /// takes of it; returns the payload bytes written.
-    fn poll_frame(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         if self.closing.peer_closed() {
             // tungstenite answers the client's close; nothing may follow.
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
@@ -178,9 +182,7 @@ impl<S: AsyncWrite + Unpin> ServerWriter<S> {
     fn poll_end_message(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut core = self.core.lock();
         if core.raw_left > 0 {
-            return Poll::Ready(Err(io::Error::other(
-                "WebSocket flush inside a data frame",
-            )));
+            return Poll::Ready(Err(io::Error::other("WebSocket flush inside a data frame")));
         }
         if self.in_message {
             ready!(core.poll_pending(Side::Writer, cx))?;
@@ -189,7 +191,8 @@ impl<S: AsyncWrite + Unpin> ServerWriter<S> {
             core.in_frame = true;
         }
         while let Some(h) = &mut self.end {
-            let wrote = ready!(core.poll_write_vectored(Side::Writer, cx, &[IoSlice::new(h.rest())]))?;
+            let wrote =
+                ready!(core.poll_write_vectored(Side::Writer, cx, &[IoSlice::new(h.rest())]))?;
             if wrote == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
