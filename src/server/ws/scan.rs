@@ -33,6 +33,25 @@ impl FrameScan {
         self.ending
     }
 
+    /// How many of the first `n` bytes of `bufs` end on the last frame
+    /// boundary among them (0 if none does).
+    pub(super) fn last_boundary(&self, bufs: &[IoSlice<'_>], n: usize) -> usize {
+        let mut s = *self;
+        let mut at = 0;
+        let mut fed = 0;
+        for b in bufs {
+            if fed == n {
+                break;
+            }
+            let take = b.len().min(n - fed);
+            if let Some(k) = s.feed(&b[..take]) {
+                at = fed + k;
+            }
+            fed += take;
+        }
+        at
+    }
+
     /// Follows `n` more bytes, the first `n` of `bufs`.
     pub(super) fn advance(&mut self, bufs: &[IoSlice<'_>], mut n: usize) {
         for b in bufs {
@@ -52,7 +71,11 @@ impl FrameScan {
         })
     }
 
-    fn feed(&mut self, mut b: &[u8]) {
+    /// Follows `b`; returns where in it the last frame that ended there
+    /// ended, if one did.
+    fn feed(&mut self, mut b: &[u8]) -> Option<usize> {
+        let len = b.len();
+        let mut last = None;
         while !b.is_empty() {
             if self.pos < HEAD {
                 let want = match self.total() {
@@ -64,7 +87,9 @@ impl FrameScan {
                     self.head[self.pos..self.pos + k].copy_from_slice(&b[..k]);
                     self.pos += k;
                     b = &b[k..];
-                    self.finish_if_complete();
+                    if self.finish_if_complete() {
+                        last = Some(len - b.len());
+                    }
                     continue;
                 }
             }
@@ -72,15 +97,21 @@ impl FrameScan {
             let k = (total - self.pos).min(b.len());
             self.pos += k;
             b = &b[k..];
-            self.finish_if_complete();
+            if self.finish_if_complete() {
+                last = Some(len - b.len());
+            }
         }
+        last
     }
 
-    fn finish_if_complete(&mut self) {
+    /// Ends the current frame if it is complete; says whether it did.
+    fn finish_if_complete(&mut self) -> bool {
         if self.total() == Some(self.pos) {
             self.ending = ending_code(&self.head[..self.pos.min(HEAD)]);
             self.pos = 0;
+            return true;
         }
+        false
     }
 }
 
@@ -154,6 +185,16 @@ mod tests {
             assert!(!scan(&m[..2], step).at_boundary());
             assert!(scan(&m[..8], step).at_boundary());
         }
+        // The last boundary within the first `n` bytes.
+        let (a, b) = m.split_at(5);
+        let bufs = [IoSlice::new(a), IoSlice::new(b)];
+        let s = FrameScan::default();
+        assert_eq!(s.last_boundary(&bufs, m.len()), m.len());
+        assert_eq!(s.last_boundary(&bufs, m.len() - 1), 8);
+        assert_eq!(s.last_boundary(&bufs, 7), 0);
+        let mut mid = FrameScan::default();
+        mid.advance(&bufs, 3);
+        assert_eq!(mid.last_boundary(&[IoSlice::new(&m[3..])], 10), 5);
         // Only the first `n` bytes of the slices count.
         let mut s = FrameScan::default();
         let (a, b) = m.split_at(5);

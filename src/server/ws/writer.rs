@@ -1,10 +1,12 @@
 //! [`ServerWriter`]: the write half of a server WebSocket. Each write
 //! becomes one binary WebSocket data frame written straight from the
 //! caller's buffers (vectored, with its 2–10 byte header in front): no
-//! copy into a message buffer and none into tungstenite's. A message ends
-//! with the frame whose bytes end on a protocol-frame boundary (its FIN
-//! bit set), so every message holds whole protocol frames; a flush ends
-//! one left open. tungstenite still writes the control frames (pong,
+//! copy into a message buffer and none into tungstenite's. The frame takes
+//! the write's bytes up to the last protocol-frame boundary among them and
+//! is then a whole message (FIN set), which a client takes without joining
+//! fragments; only a write with no boundary in it (inside a large protocol
+//! frame) becomes a fragment of a message that later frames end. So every
+//! message holds whole protocol frames; a flush ends one left open. tungstenite still writes the control frames (pong,
 //! close) through the shared [`WsIo`](super::io::WsIo).
 
 use std::io::{self, IoSlice};
@@ -131,13 +133,17 @@ impl<S: AsyncWrite + Unpin> ServerWriter<S> {
             // A new frame: what tungstenite left waiting goes first.
             ready!(core.poll_pending(Side::Writer, cx))?;
             let bufs = &bufs[..bufs.len().min(MAX_IOVECS - 1)];
-            let n: usize = bufs.iter().map(|b| b.len()).sum();
-            if n == 0 {
+            let all: usize = bufs.iter().map(|b| b.len()).sum();
+            if all == 0 {
                 return Poll::Ready(Ok(0));
             }
-            let mut after = self.scan;
-            after.advance(bufs, n);
-            let fin = after.at_boundary();
+            // Up to the last protocol frame boundary, if there is one: a
+            // whole message in one WebSocket frame, which a client takes
+            // without joining fragments. Else all of it, as a fragment.
+            let (n, fin) = match self.scan.last_boundary(bufs, all) {
+                0 => (all, false),
+                k => (k, true),
+            };
             let opcode = if self.in_message { 0x0 } else { 0x2 };
             self.header = Some(Header::new(fin, opcode, n));
             self.in_message = !fin;
