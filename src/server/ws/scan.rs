@@ -24,6 +24,7 @@ pub(super) struct FrameScan {
 
 impl FrameScan {
     /// Whether the bytes seen so far end on a frame boundary.
+    #[cfg(test)]
     pub(super) fn at_boundary(&self) -> bool {
         self.pos == 0
     }
