@@ -2,13 +2,21 @@
 //! handshake (Origin check, optional `spate.v1` subprotocol, message size
 //! limit), then an adapter that turns the WebSocket into the byte stream
 //! [`connection::serve`] takes. Each binary message carries whole protocol
-//! frames; the adapter hands their bytes to the ordinary frame reader and
-//! sends each writer flush (whole frames) as one binary message. Close
-//! codes say why the server closed: a fatal ERROR code `c` becomes close
-//! code `4000 + c`, GOAWAY's end 1001, a text message 1003, an oversized
-//! message 1009, a frame cut by the end of its message 1002.
+//! frames; the adapter hands their bytes to the ordinary frame reader. The
+//! server writes its data frames itself, straight from the write batch
+//! ([`ServerWriter`]); tungstenite reads and writes the control frames.
+//! Close codes say why the server closed: a fatal ERROR code `c` becomes
+//! close code `4000 + c`, GOAWAY's end 1001, a text message 1003, an
+//! oversized message 1009, a frame cut by the end of its message 1002.
 
-use std::io;
+mod io;
+mod scan;
+mod writer;
+
+pub use io::WsIo;
+pub use writer::ServerWriter;
+
+use std::io::{self as stdio, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,6 +27,7 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, Stream, StreamExt};
 use parking_lot::Mutex;
+use scan::FrameScan;
 use spate_proto::{ErrorCode, Frame};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
@@ -48,7 +57,20 @@ pub fn close_code_for(code: ErrorCode) -> u16 {
     4000 + code as u16
 }
 
-type Ws<S> = WebSocketStream<S>;
+type Ws = WebSocketStream<TcpStream>;
+
+/// tungstenite's receive buffer: allocated (and zero-filled) for every
+/// connection and kept for its life, so it is what an idle WebSocket
+/// costs (64 KiB made one cost 75 KiB, against 10 KiB on TCP; see
+/// benches/README.md, "Idle WebSocket connections"). It also caps one
+/// read: a larger message takes several (its frame grows the buffer to
+/// its size).
+pub const READ_BUFFER: usize = 8 * 1024;
+
+/// Most bytes tungstenite may hold unsent: the server writes only control
+/// frames through it (a pong flood from a client that does not read ends
+/// its connection here).
+const CONTROL_BUFFER_MAX: usize = 64 * 1024;
 
 /// Serves one accepted TCP socket on the WebSocket listener: handshake
 /// within `timeouts.hello_ms`, then the ordinary connection. Without a
@@ -82,15 +104,19 @@ pub async fn handle_stream<S>(
     let max_frame = cfg.limits.max_frame_bytes as usize;
     let max_msg = max_frame + MESSAGE_MARGIN;
     let ws_cfg = WebSocketConfig::default()
-        .read_buffer_size(64 * 1024)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_write_buffer_size(CONTROL_BUFFER_MAX)
         .max_message_size(Some(max_msg))
         .max_frame_size(Some(max_msg));
     let origins = cfg.server.ws_allowed_origins.clone();
     let check = move |req: &Request, resp: Response| on_request(&origins, req, resp);
     let deadline = Duration::from_millis(cfg.timeouts.hello_ms);
+    let io = WsIo::new(sock);
+    let core = io.shared();
     let accepted = tokio::time::timeout(
         deadline,
-        tokio_tungstenite::accept_hdr_async_with_config(sock, check, Some(ws_cfg)),
+        tokio_tungstenite::accept_hdr_async_with_config(io, check, Some(ws_cfg)),
     )
     .await;
     let ws = match accepted {
@@ -104,7 +130,10 @@ pub async fn handle_stream<S>(
             return;
         }
     };
-    let (rd, wr) = split(ws, max_frame);
+    let closing = Arc::new(Closing::default());
+    let (sink, stream) = ws.split();
+    let rd = WsReader::new(stream, max_frame, closing.clone());
+    let wr = ServerWriter::new(core, sink, closing);
     match permit {
         Some(permit) => {
             connection::serve(rd, wr, peer, broker, stage).await;
@@ -199,51 +228,68 @@ pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 /// Why the server closes, chosen by the read side (which saw the cause)
 /// for the write side (which sends the close frame).
 #[derive(Debug, Default)]
-struct Shared {
+pub(crate) struct Closing {
     close: Mutex<Option<(u16, &'static str)>>,
+    /// The client sent its close frame: no data frame may follow the reply.
+    peer_closed: std::sync::atomic::AtomicBool,
 }
 
-impl Shared {
+impl Closing {
+    fn peer_closed(&self) -> bool {
+        self.peer_closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn set(&self, code: u16, reason: &'static str) {
         self.close.lock().get_or_insert((code, reason));
     }
+
+    /// The close code and reason: the read side's cause if it saw one,
+    /// else what the last frame sent (`last`, see [`FrameScan`]) calls for.
+    fn choose(&self, last: Option<u16>) -> (u16, &'static str) {
+        match (*self.close.lock(), last) {
+            (Some((c, r)), _) => (c, r),
+            (None, Some(1001)) => (1001, "server shutting down"),
+            (None, Some(c)) => (c, "fatal error, see the ERROR frame"),
+            (None, None) => (1000, ""),
+        }
+    }
 }
 
-/// Splits a WebSocket into the halves [`connection::serve`] takes (also
-/// used by `spate bench` as a client). `max_frame` bounds the length
+/// Splits a client WebSocket into a byte stream's halves: each flush of
+/// the writer sends what was written as one binary message (`spate bench`
+/// uses it as its WebSocket transport). `max_frame` bounds the length
 /// prefixes the cut-frame check trusts (larger ones are left to the frame
 /// reader to report).
-pub fn split<S>(ws: Ws<S>, max_frame: usize) -> (WsReader<S>, WsWriter<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let shared = Arc::new(Shared::default());
+pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
+    let closing = Arc::new(Closing::default());
     let (sink, stream) = ws.split();
     (
-        WsReader {
-            stream,
-            cur: Bytes::new(),
-            done: false,
-            max_frame,
-            shared: shared.clone(),
-        },
+        WsReader::new(stream, max_frame, closing.clone()),
         WsWriter {
             sink,
             out: BytesMut::new(),
             last_error: None,
             close_sent: false,
-            shared,
+            closing,
         },
     )
 }
 
+/// A protocol PONG (token 0) standing for a WebSocket ping or pong from
+/// the client: any frame resets the idle timeout, and the session ignores
+/// PONGs otherwise. Only after the first binary message (which holds
+/// HELLO), so it never comes before HELLO.
+const LIVENESS_PONG: [u8; 13] = [0, 0, 0, 9, 0x03, 0, 0, 0, 0, 0, 0, 0, 0];
+
 /// The read half: the bytes of the binary messages, in order.
 pub struct WsReader<S = TcpStream> {
-    stream: SplitStream<Ws<S>>,
+    stream: SplitStream<WebSocketStream<S>>,
     cur: Bytes,
     done: bool,
+    /// A binary message has arrived (so HELLO has, or the session ended).
+    got_binary: bool,
     max_frame: usize,
-    shared: Arc<Shared>,
+    closing: Arc<Closing>,
 }
 
 /// Where the last whole frame in `msg` ends, or `None` if the message
@@ -268,8 +314,23 @@ fn cut_frame_at(msg: &[u8], max_frame: usize) -> Option<usize> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    fn new(
+        stream: SplitStream<WebSocketStream<S>>,
+        max_frame: usize,
+        closing: Arc<Closing>,
+    ) -> WsReader<S> {
+        WsReader {
+            stream,
+            cur: Bytes::new(),
+            done: false,
+            got_binary: false,
+            max_frame,
+            closing,
+        }
+    }
+
     /// Waits until a message's bytes are at hand (or the stream ended).
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         let this = self;
         loop {
             if !this.cur.is_empty() || this.done {
@@ -277,33 +338,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
             }
             match ready!(Pin::new(&mut this.stream).poll_next(cx)) {
                 Some(Ok(Message::Binary(mut b))) => {
+                    this.got_binary = true;
                     if let Some(at) = cut_frame_at(&b, this.max_frame) {
                         // Whole frames before the cut are still handled.
                         b.truncate(at);
-                        this.shared
+                        this.closing
                             .set(1002, "a frame does not end within its message");
                         this.done = true;
                     }
                     this.cur = b;
                 }
                 Some(Ok(Message::Text(_))) => {
-                    this.shared
+                    this.closing
                         .set(1003, "text messages are not part of the spate protocol");
                     this.done = true;
                 }
-                // tungstenite answers pings itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(_))) | None => this.done = true,
+                // tungstenite answers pings itself. After the handshake a
+                // ping or pong from the client is a sign of life, as any
+                // frame is: the session sees a protocol PONG, which it
+                // ignores but for the idle timeout (protocol.md §2.1).
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    if this.got_binary {
+                        this.cur = Bytes::from_static(&LIVENESS_PONG);
+                    }
+                }
+                Some(Ok(Message::Frame(_))) => {}
+                Some(Ok(Message::Close(_))) => {
+                    this.closing
+                        .peer_closed
+                        .store(true, std::sync::atomic::Ordering::Release);
+                    this.done = true;
+                }
+                None => this.done = true,
                 Some(Err(WsError::Capacity(_))) => {
-                    this.shared.set(1009, "message too big");
+                    this.closing.set(1009, "message too big");
                     this.done = true;
                 }
                 Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => this.done = true,
                 Some(Err(WsError::Protocol(_))) => {
-                    this.shared.set(1002, "WebSocket protocol error");
+                    this.closing.set(1002, "WebSocket protocol error");
                     this.done = true;
                 }
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+                Some(Err(e)) => return Poll::Ready(Err(stdio::Error::other(e))),
             }
         }
     }
@@ -314,7 +390,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsReader<S> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    ) -> Poll<stdio::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_fill(cx))?;
         let n = this.cur.len().min(buf.remaining());
@@ -324,15 +400,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsReader<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSource for WsReader<S> {
-    fn readable(&mut self) -> impl std::future::Future<Output = io::Result<()>> + Send {
+    fn readable(&mut self) -> impl std::future::Future<Output = stdio::Result<()>> + Send {
         std::future::poll_fn(move |cx| self.poll_fill(cx))
     }
 
-    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> stdio::Result<usize> {
         if self.cur.is_empty() {
             return match self.done {
                 true => Ok(0),
-                false => Err(io::ErrorKind::WouldBlock.into()),
+                false => Err(stdio::ErrorKind::WouldBlock.into()),
             };
         }
         let n = self.cur.len();
@@ -341,51 +417,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSource for WsReader<S> {
     }
 }
 
-/// The write half: what is written between two flushes (whole frames)
-/// leaves as one binary message.
-pub struct WsWriter<S = TcpStream> {
-    sink: SplitSink<Ws<S>, Message>,
+/// The client write half: what is written between two flushes (whole
+/// frames) leaves as one binary message.
+pub struct WsWriter {
+    sink: SplitSink<Ws, Message>,
     out: BytesMut,
     /// Code of the last frame sent if it was a fatal ERROR or GOAWAY.
     last_error: Option<u16>,
     close_sent: bool,
-    shared: Arc<Shared>,
+    closing: Arc<Closing>,
 }
 
 /// If the last frame in `msg` says why the connection ends (a fatal
 /// ERROR, or GOAWAY), the close code that goes with it.
 fn ending_code(msg: &[u8]) -> Option<u16> {
-    let mut pos = 0;
-    let mut last = None;
-    while msg.len() - pos >= 5 {
-        let len = u32::from_be_bytes([msg[pos], msg[pos + 1], msg[pos + 2], msg[pos + 3]]) as usize;
-        last = Some(pos);
-        pos += 4 + len;
-        if pos > msg.len() {
-            break;
-        }
-    }
-    let at = last?;
-    let body = &msg[at + 5..];
-    match msg[at + 4] {
-        0xE0 if body.len() >= 6 => {
-            let code = u16::from_be_bytes([body[0], body[1]]);
-            let reference = u32::from_be_bytes([body[2], body[3], body[4], body[5]]);
-            let fatal = (100..200).contains(&code)
-                || (code == ErrorCode::Internal as u16 && reference == 0);
-            fatal.then_some(4000 + code)
-        }
-        0xE1 => Some(1001),
-        _ => None,
-    }
+    let mut scan = FrameScan::default();
+    scan.advance(&[IoSlice::new(msg)], msg.len());
+    scan.ending()
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWriter<S> {
+impl AsyncWrite for WsWriter {
     fn poll_write(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
         buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    ) -> Poll<stdio::Result<usize>> {
         self.get_mut().out.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -393,8 +449,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWriter<S> {
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<stdio::Result<usize>> {
         let this = self.get_mut();
         let n = bufs.iter().map(|b| b.len()).sum();
         this.out.reserve(n);
@@ -408,46 +464,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWriter<S> {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         let this = self.get_mut();
         if !this.out.is_empty() {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io::Error::other)?;
+            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
             let msg = this.out.split().freeze();
             if let Some(code) = ending_code(&msg) {
                 this.last_error = Some(code);
             }
             Pin::new(&mut this.sink)
                 .start_send(Message::Binary(msg))
-                .map_err(io::Error::other)?;
+                .map_err(stdio::Error::other)?;
         }
         Pin::new(&mut this.sink)
             .poll_flush(cx)
-            .map_err(io::Error::other)
+            .map_err(stdio::Error::other)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
         ready!(self.as_mut().poll_flush(cx))?;
         let this = self.get_mut();
         if !this.close_sent {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io::Error::other)?;
-            let chosen = *this.shared.close.lock();
-            let (code, reason) = match (chosen, this.last_error) {
-                (Some((c, r)), _) => (c, r),
-                (None, Some(1001)) => (1001, "server shutting down"),
-                (None, Some(c)) => (c, "fatal error, see the ERROR frame"),
-                (None, None) => (1000, ""),
-            };
+            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
+            let (code, reason) = this.closing.choose(this.last_error);
             this.close_sent = true;
             Pin::new(&mut this.sink)
                 .start_send(Message::Close(Some(CloseFrame {
                     code: CloseCode::from(code),
                     reason: reason.into(),
                 })))
-                .map_err(io::Error::other)?;
+                .map_err(stdio::Error::other)?;
         }
         Pin::new(&mut this.sink)
             .poll_flush(cx)
-            .map_err(io::Error::other)
+            .map_err(stdio::Error::other)
     }
 }
 
@@ -505,6 +555,11 @@ mod tests {
         let mut big = (1000u32).to_be_bytes().to_vec();
         big.push(1);
         assert_eq!(cut_frame_at(&big, 100), None);
+    }
+
+    #[test]
+    fn liveness_pong_is_a_pong_frame() {
+        assert_eq!(&LIVENESS_PONG[..], &Frame::Pong(0).to_bytes()[..]);
     }
 
     #[test]
