@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::bench::config::BenchConfig;
-use crate::bench::phase::PhaseOutcome;
-use crate::bench::recorder::{new_histogram, Recorder};
-use crate::bench::subscriber::SubRole;
+use crate::config::BenchConfig;
+use crate::phase::PhaseOutcome;
+use crate::recorder::{new_histogram, Recorder};
+use crate::subscriber::SubRole;
 
 /// Most distinct error messages kept per phase.
 const MAX_ERRORS: usize = 10;
