@@ -291,7 +291,10 @@ impl Report {
             "spate bench {} → {} at {}: payload {} B, {} msgs × {} publishers, {rate}, generator {}",
             self.scenario,
             self.broker,
-            c.addr,
+            match c.ws {
+                true => format!("ws://{}/", c.addr),
+                false => c.addr.to_string(),
+            },
             c.payload,
             c.messages,
             c.publishers,
