@@ -114,9 +114,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsWrite<S> {
         if !this.out.is_empty() {
             ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(io_error)?;
             let msg = Message::Binary(this.out.split().freeze());
-            Pin::new(&mut this.sink)
-                .start_send(msg)
-                .map_err(io_error)?;
+            Pin::new(&mut this.sink).start_send(msg).map_err(io_error)?;
         }
         Pin::new(&mut this.sink).poll_flush(cx).map_err(io_error)
     }
@@ -135,13 +133,16 @@ mod tests {
     use futures::SinkExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    use crate::conn::ReadBuf as FrameBuf;
     use crate::config::SubOptions;
+    use crate::conn::ReadBuf as FrameBuf;
     use crate::wire::{Event, SpateWire, Wire};
 
     /// A client adapter and the server end of the same WebSocket.
     async fn pair() -> (
-        (WsRead<tokio::io::DuplexStream>, WsWrite<tokio::io::DuplexStream>),
+        (
+            WsRead<tokio::io::DuplexStream>,
+            WsWrite<tokio::io::DuplexStream>,
+        ),
         WebSocketStream<tokio::io::DuplexStream>,
     ) {
         let (c, s) = tokio::io::duplex(1 << 20);
@@ -202,7 +203,10 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(got, vec![b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"first".to_vec(), b"second".to_vec(), b"third".to_vec()]
+        );
         assert!(buf.data().is_empty(), "no bytes left over");
     }
 
@@ -232,15 +236,16 @@ mod tests {
     #[tokio::test]
     async fn close_reads_as_eof() {
         let ((mut rd, _wr), mut server) = pair().await;
-        server.send(Message::Binary(Bytes::from_static(b"xy"))).await.unwrap();
+        server
+            .send(Message::Binary(Bytes::from_static(b"xy")))
+            .await
+            .unwrap();
         server.close(None).await.unwrap();
         let mut all = Vec::new();
-        let read = tokio::time::timeout(
-            std::time::Duration::from_secs(10),
-            rd.read_to_end(&mut all),
-        )
-        .await
-        .expect("no end of stream within 10 s");
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), rd.read_to_end(&mut all))
+                .await
+                .expect("no end of stream within 10 s");
         read.unwrap();
         assert_eq!(all, b"xy");
     }

@@ -242,7 +242,11 @@ mod tests {
 
     #[test]
     fn batch_walks_every_entry() {
-        let ms = vec![msg(b"a", false, 0), msg(b"bb", true, 1), msg(b"ccc", false, 3)];
+        let ms = vec![
+            msg(b"a", false, 0),
+            msg(b"bb", true, 1),
+            msg(b"ccc", false, 3),
+        ];
         let wire = Frame::MessageBatch {
             sub_id: 4,
             messages: ms.clone(),

@@ -102,7 +102,9 @@ impl SpateWire {
                 break;
             };
             match head[4] {
-                op::MESSAGE => sink(Event::Message(delivery::message(body).map_err(proto)?.1.payload)),
+                op::MESSAGE => sink(Event::Message(
+                    delivery::message(body).map_err(proto)?.1.payload,
+                )),
                 op::MESSAGE_BATCH => {
                     delivery::message_batch(body, |m| sink(Event::Message(m.payload)))
                         .map_err(proto)?;
