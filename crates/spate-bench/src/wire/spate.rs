@@ -3,8 +3,9 @@
 //! MESSAGE_BATCH and GAP deliveries.
 //!
 //! Control frames are decoded with the crate's [`Frame::decode_reply`]. The
-//! two delivery frames are read in place with `spate_proto::delivery`
-//! (the same rules, borrowed fields: no `Bytes` or `Vec` per message),
+//! two delivery frames are read in place with `spate_proto::delivery`'s
+//! payload readers (the same layout and checks, borrowed: no `Bytes` or
+//! `Vec` per message, and no UTF-8 check of the topic it does not read),
 //! because the generator reads every message S times over and must not
 //! become the bottleneck it is trying to measure.
 
@@ -103,10 +104,10 @@ impl SpateWire {
             };
             match head[4] {
                 op::MESSAGE => sink(Event::Message(
-                    delivery::message(body).map_err(proto)?.1.payload,
+                    delivery::message_payload(body).map_err(proto)?.1,
                 )),
                 op::MESSAGE_BATCH => {
-                    delivery::message_batch(body, |m| sink(Event::Message(m.payload)))
+                    delivery::message_batch_payloads(body, |p| sink(Event::Message(p)))
                         .map_err(proto)?;
                 }
                 opcode => self.control(opcode, body, replies, sink)?,
