@@ -12,19 +12,28 @@
 # See benches/README.md for what each case measures and how to read it.
 #
 # Usage: benches/compare.sh [--quick] [--repeats N] [--only REGEX] [--out DIR]
+#                            [--spate-b PATH]
 #   --quick      smaller message counts (each run about a second)
 #   --repeats N  runs per case and broker; the table shows medians (default 3)
 #   --only REGEX run only the cases whose id matches (e.g. 'fanout|latency')
 #   --out DIR    raw JSON, logs and the table go here (default target/compare)
+#   --spate-b PATH  a second spate binary (e.g. an older build) served as
+#                "spate-b" (and "spate-b-block") next to "spate" in every
+#                case spate runs in, driven by the same generator: a
+#                before/after in one run (also env SPATE_B)
 # Environment: BROKERS (subset to run, default
-#   "spate spate-block nats redis forwarder"; spate-block = spate with
-#   --policy block, fanout cases only),
+#   "spate spate-block spate-ws nats nats-ws redis forwarder", plus spate-b
+#   and spate-b-block with --spate-b; spate-block = spate with --policy
+#   block, fanout cases only; spate-ws / nats-ws = spate / nats-server
+#   reached over WebSocket, ws cases only),
 #   GEN_THREADS (generator runtime threads, default 1),
 #   SPATE_BENCH_FLAGS (extra flags for runs against spate, e.g. "--policy block"),
 #   SPATE_SERVE (command that serves spate given "--config FILE"; default
 #   "target/release/spate serve"),
 #   PORT_SPATE/PORT_SPATE_BLOCK/PORT_NATS/PORT_REDIS/PORT_FORWARDER
-#   (default 27411/27412/24222/26379/27420).
+#   (default 27411/27412/24222/26379/27420), PORT_SPATE_B/PORT_SPATE_B_BLOCK
+#   (27415/27416), PORT_SPATE_WS/PORT_NATS_WS (27413/28080, the WebSocket
+#   listeners).
 set -euo pipefail
 
 QUICK=0
@@ -38,12 +47,18 @@ while [ $# -gt 0 ]; do
         --repeats) REPEATS=$2; shift ;;
         --only) ONLY=$2; shift ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        --spate-b) SPATE_B=$2; shift ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
 done
-BROKERS=${BROKERS:-spate spate-block nats redis forwarder}
+SPATE_B=${SPATE_B:-}
+if [ -n "$SPATE_B" ]; then
+    [ -x "$SPATE_B" ] || { echo "compare.sh: --spate-b $SPATE_B is not an executable" >&2; exit 2; }
+    SPATE_B=$(cd "$(dirname "$SPATE_B")" && pwd)/$(basename "$SPATE_B")
+fi
+BROKERS=${BROKERS:-spate spate-block spate-ws nats nats-ws redis forwarder${SPATE_B:+ spate-b spate-b-block}}
 GEN_THREADS=${GEN_THREADS:-1}
 SPATE_BENCH_FLAGS=${SPATE_BENCH_FLAGS:-}
 PORT_SPATE=${PORT_SPATE:-27411}
@@ -51,6 +66,10 @@ PORT_SPATE_BLOCK=${PORT_SPATE_BLOCK:-27412}
 PORT_NATS=${PORT_NATS:-24222}
 PORT_REDIS=${PORT_REDIS:-26379}
 PORT_FORWARDER=${PORT_FORWARDER:-27420}
+PORT_SPATE_B=${PORT_SPATE_B:-27415}
+PORT_SPATE_B_BLOCK=${PORT_SPATE_B_BLOCK:-27416}
+PORT_SPATE_WS=${PORT_SPATE_WS:-27413}
+PORT_NATS_WS=${PORT_NATS_WS:-28080}
 RUN_LIMIT=240 # outer bound on one `spate bench` process, seconds
 
 say() { echo "compare.sh: $*" >&2; }
@@ -96,6 +115,8 @@ port_of() {
         spate) echo "$PORT_SPATE" ;; spate-block) echo "$PORT_SPATE_BLOCK" ;;
         nats) echo "$PORT_NATS" ;; redis) echo "$PORT_REDIS" ;;
         forwarder) echo "$PORT_FORWARDER" ;;
+        spate-b) echo "$PORT_SPATE_B" ;; spate-b-block) echo "$PORT_SPATE_B_BLOCK" ;;
+        spate-ws) echo "$PORT_SPATE_WS" ;; nats-ws) echo "$PORT_NATS_WS" ;;
     esac
 }
 
@@ -108,14 +129,19 @@ start_broker() {
     log="$OUT/logs/$case_id-$name.log"
     port_open "$port" && die "port $port is already in use: not benchmarking someone else's server"
     case "$name" in
-        spate|spate-block)
-            local conf="$OUT/conf/$name-$case_id.toml"
+        spate|spate-block|spate-b|spate-b-block|spate-ws)
+            [[ "$name" != spate-b* ]] || [ -n "$SPATE_B" ] || die "$name needs --spate-b PATH"
+            local conf="$OUT/conf/$name-$case_id.toml" listen=$port serve=$SPATE_SERVE ws=""
+            # spate-ws: the WebSocket listener on the case's port, TCP on any.
+            [ "$name" = spate-ws ] && listen=0 ws="ws_listen = \"127.0.0.1:$port\""
+            [[ "$name" == spate-b* ]] && serve="$SPATE_B serve"
             cat >"$conf" <<EOF
 # Written by benches/compare.sh for case $case_id: server defaults except
 # the listener, no admin listener, and room for the wildcards case's
 # subscriptions per connection.
 [server]
-listen = "127.0.0.1:$port"
+listen = "127.0.0.1:$listen"
+$ws
 admin_enabled = false
 
 [limits]
@@ -125,9 +151,16 @@ max_subscriptions_per_connection = 100000
 level = "warn"
 EOF
             # shellcheck disable=SC2086 # SPATE_SERVE is a command line
-            $SPATE_SERVE --config "$conf" >"$log" 2>&1 &
+            $serve --config "$conf" >"$log" 2>&1 &
             ;;
         nats) nats-server -a 127.0.0.1 -p "$port" >"$log" 2>&1 & ;;
+        nats-ws)
+            # WebSocket on the case's port; the TCP client port is any free one.
+            local conf="$OUT/conf/$name-$case_id.conf"
+            printf 'listen: "127.0.0.1:-1"\nwebsocket {\n  listen: "127.0.0.1:%s"\n  no_tls: true\n}\n' \
+                "$port" >"$conf"
+            nats-server -c "$conf" >"$log" 2>&1 &
+            ;;
         redis) redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$log" 2>&1 & ;;
         # Two worker threads: like the brokers, the ceiling may use both cores.
         forwarder) "$SPATE" bench forwarder --listen "127.0.0.1:$port" --threads 2 >"$log" 2>&1 & ;;
@@ -159,6 +192,11 @@ for b in 16 1024; do
         CASES+=("fanout-${b}B-$ps|spate spate-block nats redis forwarder|fanout -P $p -S $s -B $b -M $((d / (p * s)))")
     done
 done
+# WebSocket against TCP (#17): spate and nats-server each both ways.
+for b in 16 1024; do
+    d=$([ "$b" = 16 ] && echo $D16 || echo $D1K)
+    CASES+=("ws-fanout-${b}B-1x10|spate spate-ws nats nats-ws|fanout -P 1 -S 10 -B $b -M $((d / 10))")
+done
 CASES+=("latency-10k-S10|spate nats redis forwarder|latency -S 10 --rate 10000 --duration $LAT_S")
 CASES+=("many-topics-10000|spate nats redis|many-topics -T 10000 -C 10 -M $MT")
 # The same 10,000 topics and as many messages, from 4 publishers.
@@ -181,8 +219,15 @@ for c in "${CASES[@]}"; do
     IFS='|' read -r id brokers args <<<"$c"
     [ -z "$ONLY" ] || [[ "$id" =~ $ONLY ]] || continue
     names=()
+    # --spate-b: the second binary runs wherever spate (spate-block) runs.
     for name in $brokers; do
-        [[ " $BROKERS " == *" $name "* ]] && names+=("$name")
+        case "$name" in
+            spate) more="spate spate-b" ;; spate-block) more="spate-block spate-b-block" ;;
+            *) more=$name ;;
+        esac
+        for n in $more; do
+            [[ " $BROKERS " == *" $n "* ]] && names+=("$n")
+        done
     done
     [ ${#names[@]} -gt 0 ] || continue
     # All brokers of the case run at once, each on its own port; the ones
@@ -197,6 +242,10 @@ for c in "${CASES[@]}"; do
             case "$name" in
                 spate) extra=$SPATE_BENCH_FLAGS ;;
                 spate-block) target=spate extra="--policy block" ;;
+                spate-b) target=spate extra=$SPATE_BENCH_FLAGS ;;
+                spate-b-block) target=spate extra="--policy block" ;;
+                spate-ws) target=spate extra="$SPATE_BENCH_FLAGS --ws" ;;
+                nats-ws) target=nats extra="--ws" ;;
             esac
             say "$id $name run $rep/$REPEATS"
             raw="$OUT/raw/$id--$name--$rep.json"
@@ -221,7 +270,14 @@ import glob, json, os, statistics, sys
 from collections import defaultdict
 
 out, repeats, quick = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-BROKERS = ["spate", "spate-block", "nats", "redis", "forwarder"]
+ALL = ["spate", "spate-b", "spate-block", "spate-b-block", "spate-ws", "nats", "nats-ws",
+       "redis", "forwarder"]
+# Ratio columns: (header, numerator, denominator), shown when both ran.
+PAIRS = [("spate/nats", "spate", "nats"), ("spate/redis", "spate", "redis"),
+         ("block/nats", "spate-block", "nats"), ("block/redis", "spate-block", "redis"),
+         ("spate/b", "spate", "spate-b"), ("block/b-block", "spate-block", "spate-b-block"),
+         ("ws/tcp", "spate-ws", "spate"), ("ws/nats-ws", "spate-ws", "nats-ws"),
+         ("nats ws/tcp", "nats-ws", "nats")]
 
 runs = defaultdict(list)  # (case, broker) -> [report]
 for f in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
@@ -231,6 +287,9 @@ for f in sorted(glob.glob(os.path.join(out, "raw", "*.json"))):
             runs[(case, broker)].append(json.load(fh))
     except (OSError, ValueError):
         pass
+ran = {b for (_, b) in runs}
+BROKERS = [b for b in ALL if b in ran]
+PAIRS = [p for p in PAIRS if p[1] in ran and p[2] in ran]
 cases, rss = [], {}  # cases in the order they ran
 for line in open(os.path.join(out, "rss.tsv")):
     case, broker, kib = line.rstrip("\n").split("\t")
@@ -247,6 +306,8 @@ def slow_accounted(r):
 # Per scenario: (label, function of one report). For latency and RSS rows
 # lower is better; everywhere else higher is.
 METRICS = {
+    "ws-fanout": [("delivered msg/s", lambda r: first(r)["delivered_rate"]),
+                  ("lost %", lambda r: 100 * first(r)["lost"] / max(1, first(r)["expected"]))],
     "fanout": [("delivered msg/s", lambda r: first(r)["delivered_rate"]),
                ("lost %", lambda r: 100 * first(r)["lost"] / max(1, first(r)["expected"]))],
     "latency": [("p99 µs", lambda r: first(r)["latency_us"]["p99"]),
@@ -283,8 +344,10 @@ def median_of(case, broker, f):
 
 mode = " (quick mode)" if quick else ""
 print(f"spate vs nats-server vs redis-server: medians of {repeats} runs{mode}")
+if "spate-b" in ran:
+    print("spate-b: the second spate binary (--spate-b), same generator")
 hdr = (f"{'case':<19} {'metric':<26} " + " ".join(f"{b:>11}" for b in BROKERS)
-       + f" {'spate/nats':>10} {'spate/redis':>11} {'block/nats':>10} {'block/redis':>11}")
+       + "".join(f" {h:>11}" for h, _, _ in PAIRS))
 print(hdr)
 print("-" * len(hdr))
 notes = []
@@ -295,8 +358,7 @@ for case in cases:
         def ratio(a, o):
             return f"{v[a] / v[o]:.2f}x" if v[a] is not None and v[o] else "-"
         print(f"{case:<19} {label:<26} " + " ".join(f"{fmt(v[b]):>11}" for b in BROKERS)
-              + f" {ratio('spate', 'nats'):>10} {ratio('spate', 'redis'):>11}"
-              + f" {ratio('spate-block', 'nats'):>10} {ratio('spate-block', 'redis'):>11}")
+              + "".join(f" {ratio(a, o):>11}" for _, a, o in PAIRS))
     for b in BROKERS:
         rs = runs.get((case, b), [])
         if (case, b) in rss and len(rs) < repeats:

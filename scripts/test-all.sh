@@ -46,6 +46,17 @@ if ! command -v redis-server >/dev/null 2>&1 && have_root_apt; then
 fi
 export SPATE_REQUIRE_REDIS=1
 
+# nats-server, for tests/bench_ws.rs (the load generator against NATS over
+# WebSocket): installed as root; with SPATE_REQUIRE_NATS=1 its absence
+# fails that test instead of skipping it.
+if have_root_apt; then
+  if ! command -v nats-server >/dev/null 2>&1; then
+    step "installing nats-server (Debian package, for tests/bench_ws.rs)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  fi
+  export SPATE_REQUIRE_NATS=1
+fi
+
 step "cargo test (workspace)"
 cargo test --workspace
 

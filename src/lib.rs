@@ -14,7 +14,8 @@
 //! - [`queue`]: the per-subscription bounded queue and its backpressure
 //!   policies, gap bookkeeping, rate limiting and batching.
 //! - [`config`], [`logging`], [`admin`], [`stats`]: operating it.
-//! - [`cli`]: the `spate` command line; [`bench`]: its load generator.
+//! - [`cli`]: the `spate` command line (`spate bench` runs the load
+//!   generator, crates/spate-bench).
 //!
 //! ARCHITECTURE.md follows one message from a publisher's socket to every
 //! subscriber's socket through these files.
@@ -23,7 +24,6 @@
 
 pub mod admin;
 pub mod auth;
-pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod commands;

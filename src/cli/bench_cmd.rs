@@ -1,4 +1,4 @@
-//! `spate bench`: the load generator (`crate::bench`) on the command
+//! `spate bench`: the load generator (crates/spate-bench) on the command
 //! line. One subcommand per scenario, plus `forwarder`, the byte
 //! forwarder used as the ceiling. Flags shared by every scenario live in
 //! [`Common`]; each scenario adds its own sizes and defaults.
@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use spate_proto::Policy;
 
-use crate::bench::{self, BenchConfig, BrokerKind, Scenario, SlowMode, SubOptions};
+use spate_bench::{self as bench, BenchConfig, BrokerKind, Scenario, SlowMode, SubOptions};
 
 /// Flags of `spate bench`.
 #[derive(Debug, Args)]
@@ -93,8 +93,9 @@ pub struct Common {
     /// spate: most messages per MESSAGE_BATCH frame.
     #[arg(long)]
     pub max_batch: Option<u16>,
-    /// spate: connect over WebSocket (`ws://ADDR/`, the server's
-    /// `--ws-listen`; default address 127.0.0.1:7413) instead of TCP.
+    /// spate, nats: connect over WebSocket (`ws://ADDR/`; spate's
+    /// `--ws-listen`, default address 127.0.0.1:7413; nats-server's
+    /// `websocket` port, default 127.0.0.1:8080) instead of TCP.
     #[arg(long)]
     pub ws: bool,
     /// spate: connect with TLS (the server's `--tls-listen`; default
@@ -286,10 +287,11 @@ fn spate_server_env() -> anyhow::Result<Option<SocketAddr>> {
 
 fn base(c: &Common, scenario: Scenario, messages: u64, payload: usize) -> BenchConfig {
     let mut cfg = BenchConfig::new(scenario, c.broker);
-    cfg.addr = c.addr.unwrap_or(match (c.ws, c.tls) {
-        (true, _) => SocketAddr::from(([127, 0, 0, 1], 7413)),
-        (false, true) => SocketAddr::from(([127, 0, 0, 1], 7443)),
-        (false, false) => c.broker.default_addr(),
+    cfg.addr = c.addr.unwrap_or(match (c.ws, c.tls, c.broker) {
+        (true, _, BrokerKind::Nats) => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        (true, _, _) => SocketAddr::from(([127, 0, 0, 1], 7413)),
+        (false, true, _) => SocketAddr::from(([127, 0, 0, 1], 7443)),
+        (false, false, _) => c.broker.default_addr(),
     });
     cfg.ws = c.ws;
     cfg.publishers = c.publishers;

@@ -16,7 +16,7 @@ mod writer;
 pub use io::WsIo;
 pub use writer::ServerWriter;
 
-use std::io::{self as stdio, IoSlice};
+use std::io as stdio;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,18 +24,16 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::stream::{SplitSink, SplitStream};
-use futures::{Sink, Stream, StreamExt};
+use futures::stream::SplitStream;
+use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
-use scan::FrameScan;
 use spate_proto::{ErrorCode, Frame};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -56,8 +54,6 @@ pub const MESSAGE_MARGIN: usize = 64 * 1024;
 pub fn close_code_for(code: ErrorCode) -> u16 {
     4000 + code as u16
 }
-
-type Ws = WebSocketStream<TcpStream>;
 
 /// tungstenite's receive buffer: allocated (and zero-filled) for every
 /// connection and kept for its life, so it is what an idle WebSocket
@@ -255,26 +251,6 @@ impl Closing {
     }
 }
 
-/// Splits a client WebSocket into a byte stream's halves: each flush of
-/// the writer sends what was written as one binary message (`spate bench`
-/// uses it as its WebSocket transport). `max_frame` bounds the length
-/// prefixes the cut-frame check trusts (larger ones are left to the frame
-/// reader to report).
-pub fn split(ws: Ws, max_frame: usize) -> (WsReader, WsWriter) {
-    let closing = Arc::new(Closing::default());
-    let (sink, stream) = ws.split();
-    (
-        WsReader::new(stream, max_frame, closing.clone()),
-        WsWriter {
-            sink,
-            out: BytesMut::new(),
-            last_error: None,
-            close_sent: false,
-            closing,
-        },
-    )
-}
-
 /// A protocol PONG (token 0) standing for a WebSocket ping or pong from
 /// the client: any frame resets the idle timeout, and the session ignores
 /// PONGs otherwise. Only after the first binary message (which holds
@@ -417,90 +393,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> ReadSource for WsReader<S> {
     }
 }
 
-/// The client write half: what is written between two flushes (whole
-/// frames) leaves as one binary message.
-pub struct WsWriter {
-    sink: SplitSink<Ws, Message>,
-    out: BytesMut,
-    /// Code of the last frame sent if it was a fatal ERROR or GOAWAY.
-    last_error: Option<u16>,
-    close_sent: bool,
-    closing: Arc<Closing>,
-}
-
-/// If the last frame in `msg` says why the connection ends (a fatal
-/// ERROR, or GOAWAY), the close code that goes with it.
-fn ending_code(msg: &[u8]) -> Option<u16> {
-    let mut scan = FrameScan::default();
-    scan.advance(&[IoSlice::new(msg)], msg.len());
-    scan.ending()
-}
-
-impl AsyncWrite for WsWriter {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<stdio::Result<usize>> {
-        self.get_mut().out.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<stdio::Result<usize>> {
-        let this = self.get_mut();
-        let n = bufs.iter().map(|b| b.len()).sum();
-        this.out.reserve(n);
-        for b in bufs {
-            this.out.extend_from_slice(b);
-        }
-        Poll::Ready(Ok(n))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
-        let this = self.get_mut();
-        if !this.out.is_empty() {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
-            let msg = this.out.split().freeze();
-            if let Some(code) = ending_code(&msg) {
-                this.last_error = Some(code);
-            }
-            Pin::new(&mut this.sink)
-                .start_send(Message::Binary(msg))
-                .map_err(stdio::Error::other)?;
-        }
-        Pin::new(&mut this.sink)
-            .poll_flush(cx)
-            .map_err(stdio::Error::other)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<stdio::Result<()>> {
-        ready!(self.as_mut().poll_flush(cx))?;
-        let this = self.get_mut();
-        if !this.close_sent {
-            ready!(Pin::new(&mut this.sink).poll_ready(cx)).map_err(stdio::Error::other)?;
-            let (code, reason) = this.closing.choose(this.last_error);
-            this.close_sent = true;
-            Pin::new(&mut this.sink)
-                .start_send(Message::Close(Some(CloseFrame {
-                    code: CloseCode::from(code),
-                    reason: reason.into(),
-                })))
-                .map_err(stdio::Error::other)?;
-        }
-        Pin::new(&mut this.sink)
-            .poll_flush(cx)
-            .map_err(stdio::Error::other)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -560,24 +452,5 @@ mod tests {
     #[test]
     fn liveness_pong_is_a_pong_frame() {
         assert_eq!(&LIVENESS_PONG[..], &Frame::Pong(0).to_bytes()[..]);
-    }
-
-    #[test]
-    fn ending_codes() {
-        let err = |code: u16, reference: u32| {
-            let mut b = code.to_be_bytes().to_vec();
-            b.extend(reference.to_be_bytes());
-            b.extend([0, 0, 0]);
-            frame(0xE0, &b)
-        };
-        assert_eq!(ending_code(&err(100, 0)), Some(4100));
-        assert_eq!(ending_code(&err(201, 5)), None);
-        assert_eq!(ending_code(&err(500, 0)), Some(4500));
-        assert_eq!(ending_code(&err(500, 3)), None);
-        let mut m = err(106, 1);
-        assert_eq!(ending_code(&m), Some(4106));
-        m.extend(frame(0x91, b"x"));
-        assert_eq!(ending_code(&m), None);
-        assert_eq!(ending_code(&frame(0xE1, &[0; 6])), Some(1001));
     }
 }

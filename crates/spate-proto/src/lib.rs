@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod delivery;
 pub mod error;
 pub mod frame;
 pub mod message;
@@ -38,4 +39,6 @@ pub use frame::{
 };
 pub use message::{BodyParts, Headers, Message, Publish, PublishRef, StateChange};
 pub use options::{Policy, Start, SubscribeOptions};
+// MESSAGE / MESSAGE_BATCH read in place (the load generator's hot path).
+pub use delivery::MessageRef;
 pub use wire::Text;

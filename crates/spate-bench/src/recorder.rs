@@ -5,7 +5,7 @@
 
 use hdrhistogram::Histogram;
 
-use crate::bench::stamp;
+use crate::stamp;
 
 /// Lowest latency the histogram tells apart, ns.
 const LOWEST_NS: u64 = 100;
@@ -102,7 +102,7 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stamp::{write, Stamp};
+    use crate::stamp::{write, Stamp};
 
     fn payload(publisher: u32, seq: u32, sent_ns: u64) -> [u8; 16] {
         let mut b = [0u8; 16];

@@ -1,17 +1,16 @@
-//! End-to-end checks of the load generator against real sockets: an
-//! in-process spate server (the spate adapter) and the byte forwarder.
-//! They assert correctness only (every message accounted for, loss
-//! announced), never speed: speed belongs to the benchmarks.
+//! End-to-end checks of the load generator (crates/spate-bench) against
+//! real sockets: an in-process spate server (the spate adapter, over TCP
+//! and WebSocket) and the byte forwarder. They assert correctness only
+//! (every message accounted for, loss announced), never speed: speed
+//! belongs to the benchmarks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use spate::config::Config;
+use spate::server::Server;
+use spate_bench::{BenchConfig, BrokerKind, Report, Scenario, SlowMode};
 use spate_proto::Policy;
-
-use super::config::{BenchConfig, BrokerKind, Scenario, SlowMode};
-use super::report::Report;
-use crate::config::Config;
-use crate::server::Server;
 
 async fn spate_server() -> std::net::SocketAddr {
     let mut cfg = Config::default();
@@ -22,7 +21,6 @@ async fn spate_server() -> std::net::SocketAddr {
     tokio::spawn(server.run(std::future::pending()));
     addr
 }
-
 fn config(scenario: Scenario, broker: BrokerKind, addr: std::net::SocketAddr) -> BenchConfig {
     let mut c = BenchConfig::new(scenario, broker);
     c.addr = addr;
@@ -49,7 +47,7 @@ async fn fanout_against_spate() {
     c.publishers = 2;
     c.subscribers = 3;
     c.payload = 100;
-    let r = super::run(&c, 2).await.unwrap();
+    let r = spate_bench::run(&c, 2).await.unwrap();
     assert_complete(&r);
     assert_eq!(r.phases[0].published, 6_000);
     assert_eq!(r.phases[0].delivered, 18_000);
@@ -69,7 +67,7 @@ async fn fanout_against_spate_over_websocket() {
     c.publishers = 2;
     c.subscribers = 3;
     c.payload = 100;
-    let r = super::run(&c, 2).await.unwrap();
+    let r = spate_bench::run(&c, 2).await.unwrap();
     assert_complete(&r);
     assert_eq!(r.phases[0].delivered, 18_000);
 }
@@ -81,12 +79,12 @@ async fn many_topics_and_wildcards_against_spate() {
     c.topics = 200;
     c.connections = 3;
     c.publishers = 2;
-    assert_complete(&super::run(&c, 2).await.unwrap());
+    assert_complete(&spate_bench::run(&c, 2).await.unwrap());
 
     let mut c = config(Scenario::Wildcards, BrokerKind::Spate, addr);
     c.wildcards = 500;
     c.connections = 4;
-    let r = super::run(&c, 2).await.unwrap();
+    let r = spate_bench::run(&c, 2).await.unwrap();
     assert_complete(&r);
     assert_eq!(r.phases[1].subscriptions, 501);
     assert!(r.comparison.is_some());
@@ -102,7 +100,7 @@ async fn stalled_subscriber_loss_is_accounted_for() {
     c.slow = SlowMode::Stall;
     c.sub_options.policy = Some(Policy::DropOldest);
     c.sub_options.queue_msgs = Some(100);
-    let r = super::run(&c, 2).await.unwrap();
+    let r = spate_bench::run(&c, 2).await.unwrap();
     for p in &r.phases {
         // The small queue applies to the fast subscribers too: they may
         // lose messages under a full-speed publisher, but never silently.
@@ -127,11 +125,11 @@ async fn stalled_subscriber_loss_is_accounted_for() {
 async fn fanout_through_forwarder() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(super::forwarder::serve(listener));
+    tokio::spawn(spate_bench::forwarder::serve(listener));
     let mut c = config(Scenario::Fanout, BrokerKind::Forwarder, addr);
     c.publishers = 3;
     c.subscribers = 4;
-    let r = super::run(&c, 2).await.unwrap();
+    let r = spate_bench::run(&c, 2).await.unwrap();
     assert_complete(&r);
     assert_eq!(r.phases[0].delivered, 36_000);
 }

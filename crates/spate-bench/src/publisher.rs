@@ -12,11 +12,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::bench::conn::{self, ConnRead, ReadBuf, READ_BUF};
-use crate::bench::error::BenchError;
-use crate::bench::phase::Ctx;
-use crate::bench::stamp::{self, now_ns, Stamp};
-use crate::bench::wire::{Event, Role, Template, Wire};
+use crate::conn::{self, ConnRead, ReadBuf, READ_BUF};
+use crate::error::BenchError;
+use crate::phase::Ctx;
+use crate::stamp::{self, now_ns, Stamp};
+use crate::wire::{Event, Role, Template, Wire};
 
 /// Bytes gathered before one write at full speed.
 const WRITE_BATCH: usize = 64 * 1024;

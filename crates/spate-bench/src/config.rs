@@ -1,5 +1,6 @@
 //! What one benchmark run does: the target broker, the scenario and its
-//! sizes. Built by the CLI (`cli/bench_cmd.rs`) or by tests; the rest of
+//! sizes. Built by the CLI (`spate bench`, src/cli/bench_cmd.rs) or by
+//! tests; the rest of
 //! the load generator only reads it.
 
 use std::net::SocketAddr;
@@ -147,7 +148,8 @@ pub struct BenchConfig {
     pub timeout: Duration,
     /// The broker's pid, to sample its CPU and memory (optional).
     pub broker_pid: Option<u32>,
-    /// spate only: connect over WebSocket (`ws://addr/`) instead of TCP.
+    /// spate and nats: connect over WebSocket (`ws://addr/`) instead of
+    /// TCP.
     pub ws: bool,
     /// spate only: connect with TLS (`--tls --ca FILE`).
     #[serde(skip)]

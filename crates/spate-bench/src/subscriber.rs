@@ -15,13 +15,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::bench::config::SlowMode;
-use crate::bench::conn::{self, Conn, READ_BUF};
-use crate::bench::error::BenchError;
-use crate::bench::phase::Ctx;
-use crate::bench::recorder::Recorder;
-use crate::bench::stamp::now_ns;
-use crate::bench::wire::{Event, Role};
+use crate::config::SlowMode;
+use crate::conn::{self, Conn, READ_BUF};
+use crate::error::BenchError;
+use crate::phase::Ctx;
+use crate::recorder::Recorder;
+use crate::stamp::now_ns;
+use crate::wire::{Event, Role};
 
 /// Kernel receive buffer of a slow subscriber.
 const SLOW_RECV_BUFFER: u32 = 64 * 1024;

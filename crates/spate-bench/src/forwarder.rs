@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::bench::error::BenchError;
-use crate::bench::wire::forward::{READY, ROLE_PUBLISHER, ROLE_SUBSCRIBER};
+use crate::error::BenchError;
+use crate::wire::forward::{READY, ROLE_PUBLISHER, ROLE_SUBSCRIBER};
 
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 4096;

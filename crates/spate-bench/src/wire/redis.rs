@@ -4,7 +4,7 @@
 //! subscribed mode, which serves as both handshake and flush.
 
 use super::{find_crlf, is_pattern, parse_decimal, Event, Template};
-use crate::bench::error::BenchError;
+use crate::error::BenchError;
 
 /// Channels per SUBSCRIBE/PSUBSCRIBE command.
 const SUBSCRIBE_CHUNK: usize = 1000;

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use super::{find_crlf, parse_decimal, Event, Template};
-use crate::bench::error::BenchError;
+use crate::error::BenchError;
 
 /// Longest control line accepted before the stream is declared broken
 /// (the server's own limit is 4096).

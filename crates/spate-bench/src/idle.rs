@@ -19,10 +19,10 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::bench::config::{BrokerKind, SubOptions};
-use crate::bench::error::BenchError;
-use crate::bench::procstat;
-use crate::bench::wire::{Event, Role, Wire};
+use crate::config::{BrokerKind, SubOptions};
+use crate::error::BenchError;
+use crate::procstat;
+use crate::wire::{Event, Role, Wire};
 
 /// A connect that took at least this long waited out a SYN retransmit.
 const SLOW_CONNECT: Duration = Duration::from_millis(900);

@@ -14,13 +14,13 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::bench::config::{BenchConfig, BrokerKind, SubOptions};
-use crate::bench::error::BenchError;
-use crate::bench::procstat::{self, ProcSample};
-use crate::bench::publisher::{self, PubOutcome, PubPlan};
-use crate::bench::recorder::Recorder;
-use crate::bench::stamp::now_ns;
-use crate::bench::subscriber::{self, SubPlan, SubRole};
+use crate::config::{BenchConfig, BrokerKind, SubOptions};
+use crate::error::BenchError;
+use crate::procstat::{self, ProcSample};
+use crate::publisher::{self, PubOutcome, PubPlan};
+use crate::recorder::Recorder;
+use crate::stamp::now_ns;
+use crate::subscriber::{self, SubPlan, SubRole};
 
 /// How often the broker's memory is sampled during a phase.
 const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(50);

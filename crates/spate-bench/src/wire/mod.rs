@@ -20,8 +20,8 @@ pub use nats::NatsWire;
 pub use redis::RedisWire;
 pub use spate::SpateWire;
 
-use crate::bench::config::{BrokerKind, SubOptions};
-use crate::bench::error::BenchError;
+use crate::config::{BrokerKind, SubOptions};
+use crate::error::BenchError;
 
 /// What a broker said, as far as the load generator cares.
 #[derive(Debug, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 //! without and with the slow subscriber; wildcards: without and with the
 //! non-matching subscriptions) run two phases.
 
-use crate::bench::config::{BenchConfig, BrokerKind, Scenario};
-use crate::bench::error::BenchError;
-use crate::bench::phase::PhasePlan;
-use crate::bench::publisher::PubPlan;
-use crate::bench::stamp::STAMP_LEN;
-use crate::bench::subscriber::{SubPlan, SubRole};
+use crate::config::{BenchConfig, BrokerKind, Scenario};
+use crate::error::BenchError;
+use crate::phase::PhasePlan;
+use crate::publisher::PubPlan;
+use crate::stamp::STAMP_LEN;
+use crate::subscriber::{SubPlan, SubRole};
 
 /// The phases `cfg` runs, in order.
 pub fn plans(cfg: &BenchConfig) -> Result<Vec<PhasePlan>, BenchError> {
@@ -68,8 +68,8 @@ fn validate(cfg: &BenchConfig) -> Result<(), BenchError> {
     if !cfg.addr.ip().is_loopback() {
         return bad(format!("{} is not a loopback address", cfg.addr));
     }
-    if cfg.ws && cfg.broker != BrokerKind::Spate {
-        return bad("--ws is for spate only".into());
+    if cfg.ws && !matches!(cfg.broker, BrokerKind::Spate | BrokerKind::Nats) {
+        return bad("--ws is for spate and nats only".into());
     }
     if cfg.broker == BrokerKind::Forwarder
         && !matches!(cfg.scenario, Scenario::Fanout | Scenario::Latency)
@@ -187,7 +187,7 @@ fn fillers(cfg: &BenchConfig) -> Vec<SubPlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::config::SlowMode;
+    use crate::config::SlowMode;
 
     #[test]
     fn many_topics_expectations_add_up() {

@@ -4,7 +4,7 @@
 //! subscribe requests: every subscriber receives every publisher's bytes.
 
 use super::{Event, Role, Template};
-use crate::bench::error::BenchError;
+use crate::error::BenchError;
 
 /// Role byte a publisher sends on connect.
 pub const ROLE_PUBLISHER: u8 = b'P';

@@ -1,8 +1,8 @@
 //! Connection plumbing shared by publishers and subscribers: connect
 //! (loopback, `TCP_NODELAY`), run the adapter's handshake, subscribe and
 //! wait for every confirmation, and [`ReadBuf`], the reusable receive
-//! buffer the parsers work on. spate can also be reached over WebSocket
-//! ([`ConnStream::Ws`], the server's own adapter used as a client): the
+//! buffer the parsers work on. spate and nats-server can also be reached
+//! over WebSocket ([`ConnStream::Ws`], the client adapter in `ws.rs`): the
 //! same bytes, each flushed write one binary message.
 
 use std::io;
@@ -15,11 +15,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
-use crate::server::ws::{WsReader, WsWriter};
+use crate::config::{BrokerKind, SubOptions};
+use crate::error::BenchError;
+use crate::wire::{Event, Role, Wire};
+use crate::ws::{WsRead, WsWrite};
 
-use crate::bench::config::{BrokerKind, SubOptions};
-use crate::bench::error::BenchError;
-use crate::bench::wire::{Event, Role, Wire};
+type WsReader = WsRead<TcpStream>;
+type WsWriter = WsWrite<TcpStream>;
 
 /// Receive buffer of a fast connection.
 pub const READ_BUF: usize = 256 * 1024;
@@ -87,7 +89,7 @@ impl ReadBuf {
 /// A TLS stream to the broker.
 type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// A connection's byte stream: TCP, or WebSocket or TLS (spate only).
+/// A connection's byte stream: TCP, or WebSocket, or TLS (spate only).
 pub enum ConnStream {
     /// Plain TCP.
     Tcp(TcpStream),
@@ -213,7 +215,7 @@ pub async fn connect(
     role: Role,
     recv_buffer: Option<u32>,
     ws: bool,
-    tls: Option<&crate::bench::tls::BenchTls>,
+    tls: Option<&crate::tls::BenchTls>,
 ) -> Result<Conn, BenchError> {
     let cerr = |source| BenchError::Connect { addr, source };
     let socket = if addr.is_ipv4() {
@@ -238,14 +240,10 @@ pub async fn connect(
         ConnStream::Tls(r, w)
     } else if ws {
         let url = format!("ws://{addr}/");
-        let (ws, _) = tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
-            tokio_tungstenite::client_async(url, stream),
-        )
-        .await
-        .map_err(|_| BenchError::Timeout("WebSocket handshake"))?
-        .map_err(|e| BenchError::Refused(format!("WebSocket handshake: {e}")))?;
-        let (r, w) = crate::server::ws::split(ws, usize::MAX);
+        let (r, w) = tokio::time::timeout(HANDSHAKE_TIMEOUT, crate::ws::client(&url, stream))
+            .await
+            .map_err(|_| BenchError::Timeout("WebSocket handshake"))?
+            .map_err(|e| BenchError::Refused(format!("WebSocket handshake: {e}")))?;
         ConnStream::Ws(r, w)
     } else {
         ConnStream::Tcp(stream)

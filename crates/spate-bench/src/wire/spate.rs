@@ -2,24 +2,22 @@
 //! pipelined without acks, SUBSCRIBE with the run's options, and MESSAGE,
 //! MESSAGE_BATCH and GAP deliveries.
 //!
-//! Control frames are decoded with the crate's [`Frame::decode`]. The two
-//! delivery frames are walked in place instead (same layout, no `Bytes`
-//! per message), because the generator reads every message S times over
-//! and must not become the bottleneck it is trying to measure.
+//! Control frames are decoded with the crate's [`Frame::decode_reply`]. The
+//! two delivery frames are read in place with `spate_proto::delivery`'s
+//! payload readers (the same layout and checks, borrowed: no `Bytes` or
+//! `Vec` per message, and no UTF-8 check of the topic it does not read),
+//! because the generator reads every message S times over and must not
+//! become the bottleneck it is trying to measure.
 
 use bytes::{Bytes, BytesMut};
-use spate_proto::message::{HAS_HEADERS, HAS_KEY};
-use spate_proto::{op, Frame, Hello, Publish, SubscribeOptions, Text, PROTOCOL_VERSION};
+use spate_proto::{delivery, op, Frame, Hello, Publish, SubscribeOptions, Text, PROTOCOL_VERSION};
 
 use super::{Event, Template};
-use crate::bench::config::SubOptions;
-use crate::bench::error::BenchError;
+use crate::config::SubOptions;
+use crate::error::BenchError;
 
 /// Largest frame the adapter accepts from the server.
 const MAX_FRAME: usize = 16 * 1024 * 1024;
-
-/// Bytes of a MESSAGE body before the topic: epoch, seq, timestamp, flags.
-const BODY_FIXED: usize = 25;
 
 /// Adapter state for one spate connection.
 #[derive(Debug)]
@@ -107,8 +105,13 @@ impl SpateWire {
                 break;
             };
             match head[4] {
-                op::MESSAGE => sink(Event::Message(message_payload(skip(body, 4)?)?)),
-                op::MESSAGE_BATCH => batch(body, sink)?,
+                op::MESSAGE => sink(Event::Message(
+                    delivery::message_payload(body).map_err(proto)?.1,
+                )),
+                op::MESSAGE_BATCH => {
+                    delivery::message_batch_payloads(body, |p| sink(Event::Message(p)))
+                        .map_err(proto)?;
+                }
                 opcode => self.control(opcode, body, replies, sink)?,
             }
             pos += 4 + len;
@@ -123,8 +126,7 @@ impl SpateWire {
         replies: &mut Vec<u8>,
         sink: &mut impl FnMut(Event<'_>),
     ) -> Result<(), BenchError> {
-        let frame = Frame::decode(opcode, Bytes::copy_from_slice(body))
-            .map_err(|e| BenchError::Protocol(e.to_string()))?;
+        let frame = Frame::decode_reply(opcode, Bytes::copy_from_slice(body)).map_err(proto)?;
         match frame {
             Frame::Welcome(_) => sink(Event::Ready),
             Frame::Subscribed(_) => sink(Event::Subscribed(1)),
@@ -147,55 +149,8 @@ fn put(out: &mut Vec<u8>, frame: &Frame) {
     out.extend_from_slice(&b);
 }
 
-fn skip(b: &[u8], n: usize) -> Result<&[u8], BenchError> {
-    b.get(n..)
-        .ok_or_else(|| BenchError::Protocol("truncated delivery frame".into()))
-}
-
-fn u16_at(b: &[u8], at: usize) -> Result<usize, BenchError> {
-    b.get(at..at + 2)
-        .map(|x| u16::from_be_bytes([x[0], x[1]]) as usize)
-        .ok_or_else(|| BenchError::Protocol("truncated message body".into()))
-}
-
-/// The payload of a MESSAGE body: skips the fixed fields, topic, key and
-/// headers (protocol.md, "MESSAGE").
-fn message_payload(body: &[u8]) -> Result<&[u8], BenchError> {
-    let flags = *body
-        .get(BODY_FIXED - 1)
-        .ok_or_else(|| BenchError::Protocol("truncated message body".into()))?;
-    let mut at = BODY_FIXED;
-    at += 2 + u16_at(body, at)?;
-    if flags & HAS_KEY != 0 {
-        at += 2 + u16_at(body, at)?;
-    }
-    if flags & HAS_HEADERS != 0 {
-        let n = u16_at(body, at)?;
-        at += 2;
-        for _ in 0..n * 2 {
-            at += 2 + u16_at(body, at)?;
-        }
-    }
-    skip(body, at)
-}
-
-/// Every entry of a MESSAGE_BATCH body: `sub_id u32, count u16`, then
-/// `u32 len, body` per message.
-fn batch(body: &[u8], sink: &mut impl FnMut(Event<'_>)) -> Result<(), BenchError> {
-    let count = u16_at(body, 4)?;
-    let mut at = 6;
-    for _ in 0..count {
-        let len = body
-            .get(at..at + 4)
-            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]) as usize)
-            .ok_or_else(|| BenchError::Protocol("truncated batch entry".into()))?;
-        let entry = body
-            .get(at + 4..at + 4 + len)
-            .ok_or_else(|| BenchError::Protocol("truncated batch entry".into()))?;
-        sink(Event::Message(message_payload(entry)?));
-        at += 4 + len;
-    }
-    Ok(())
+fn proto(e: spate_proto::DecodeError) -> BenchError {
+    BenchError::Protocol(e.to_string())
 }
 
 #[cfg(test)]

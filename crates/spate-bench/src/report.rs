@@ -11,10 +11,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::bench::config::BenchConfig;
-use crate::bench::phase::PhaseOutcome;
-use crate::bench::recorder::{new_histogram, Recorder};
-use crate::bench::subscriber::SubRole;
+use crate::config::BenchConfig;
+use crate::phase::PhaseOutcome;
+use crate::recorder::{new_histogram, Recorder};
+use crate::subscriber::SubRole;
 
 /// Most distinct error messages kept per phase.
 const MAX_ERRORS: usize = 10;
@@ -291,7 +291,10 @@ impl Report {
             "spate bench {} → {} at {}: payload {} B, {} msgs × {} publishers, {rate}, generator {}",
             self.scenario,
             self.broker,
-            c.addr,
+            match c.ws {
+                true => format!("ws://{}/", c.addr),
+                false => c.addr.to_string(),
+            },
             c.payload,
             c.messages,
             c.publishers,
