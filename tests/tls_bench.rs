@@ -5,7 +5,7 @@ mod tls_support;
 
 use std::time::Duration;
 
-use spate::bench::{self, BenchConfig, BrokerKind, Scenario};
+use spate_bench::{self as bench, BenchConfig, BrokerKind, Scenario};
 use tls_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
