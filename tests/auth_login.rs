@@ -56,8 +56,11 @@ async fn anonymous_is_allowed_only_when_auth_is_not_required() {
     let s = common::start(c).await;
     let mut anon = login(s.addr, "").await;
     anon.subscribe(1, ">", Default::default()).await;
-    // A token, if given, is still checked.
+    // A credential, if given, is still checked.
     refused(s.addr, "alice:bad", ErrorCode::AuthFailed).await;
+    // A token in neither form is ignored, as before authentication existed.
+    let mut legacy = login(s.addr, "secret").await;
+    legacy.subscribe(2, ">", Default::default()).await;
     s.stop().await;
 }
 

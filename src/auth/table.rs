@@ -251,6 +251,12 @@ impl AuthTable {
             return self.check_jwt(token.into());
         }
         let Some((name, secret)) = token.split_once(':') else {
+            // A server that does not require authentication ignores a
+            // token in neither form, as v1 servers before authentication
+            // did (protocol.md §5.6).
+            if !self.required {
+                return Ok(Self::anonymous());
+            }
             return Err(AuthFailure::new(
                 "malformed",
                 "auth_token is neither a JWT nor user:secret",
