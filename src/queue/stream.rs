@@ -28,16 +28,20 @@ pub(super) struct State {
     pub(super) full_since: Option<Instant>,
     pub(super) first_queued_at: Option<Instant>,
     /// `conflate` only: conflation key → position of its queued message.
-    pub(super) index: HashMap<u64, u64>,
+    /// The keys are already hashes: a fast hasher, not SipHash.
+    pub(super) index: KeyMap<u64>,
     /// `conflate` with a rate limit only: per conflation key, the values a
     /// newer one replaced in place, reported (one GAP) right before that
     /// key's next delivery. At most one entry per queued key.
-    pub(super) replaced: HashMap<u64, GapMarker>,
+    pub(super) replaced: KeyMap<GapMarker>,
     pub(super) bucket: Option<TokenBucket>,
     /// Bytes freed under the lock (evictions) not yet returned to the
     /// budget: returned once per push batch, not per message.
     pub(super) released: usize,
 }
+
+/// A map keyed by conflation key (itself a hash of topic and key).
+pub(super) type KeyMap<V> = HashMap<u64, V, foldhash::fast::RandomState>;
 
 impl State {
     /// An empty stream.
@@ -52,8 +56,8 @@ impl State {
             closed: false,
             full_since: None,
             first_queued_at: None,
-            index: HashMap::new(),
-            replaced: HashMap::new(),
+            index: KeyMap::default(),
+            replaced: KeyMap::default(),
             bucket,
             released: 0,
         }

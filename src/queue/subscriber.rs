@@ -461,9 +461,13 @@ impl SubscriberQueue {
         st.place_gap(i, GapMarker::of(&m, reason), conflate);
         // Values this one had replaced in place are reported too: they
         // would have preceded its delivery, which will not come.
-        if let Some(earlier) = st.replaced.remove(&m.ckey()) {
-            st.items.push_back(Item::Gap(Box::new(earlier)));
-            st.markers += 1;
+        // (Only `conflate` with a rate limit fills `replaced`: the check
+        // keeps every other policy from hashing each lost message.)
+        if !st.replaced.is_empty() {
+            if let Some(earlier) = st.replaced.remove(&m.ckey()) {
+                st.items.push_back(Item::Gap(Box::new(earlier)));
+                st.markers += 1;
+            }
         }
     }
 
@@ -534,8 +538,12 @@ impl SubscriberQueue {
                     if l.policy == Policy::Conflate && st.index.get(&ckey) == Some(&st.head_pos) {
                         st.index.remove(&ckey);
                     }
-                    if let Some(earlier) = st.replaced.remove(&ckey) {
-                        out.push(Item::Gap(Box::new(earlier)));
+                    // Empty unless `conflate` with a rate limit: no hash
+                    // per delivered message for the other policies.
+                    if !st.replaced.is_empty() {
+                        if let Some(earlier) = st.replaced.remove(&ckey) {
+                            out.push(Item::Gap(Box::new(earlier)));
+                        }
                     }
                     allowance -= 1;
                     taken += 1;
