@@ -4,12 +4,17 @@
 //!
 //! - [`server`]: the TCP and WebSocket listeners, the connection loop
 //!   (handshake, reading frames; generic over the byte stream), graceful
-//!   shutdown.
+//!   shutdown; [`tls`]: the TLS and `wss` transport beside it.
+//! - [`auth`]: who a client is (users, JWTs, client certificates), what it
+//!   may touch (per-topic permissions) and how much (per-user limits).
 //! - [`commands`]: one file per client request (publish, subscribe, state…).
 //! - [`conn`]: per-connection state below the commands: the session, the
 //!   outbox and the writer task.
 //! - [`broker`]: shared state: topics (seq, epoch, history, state), the
 //!   subscription index, the memory budget, counters.
+//! - [`storage`]: the on-disk log that makes the memory engine's state,
+//!   history and epochs survive a restart; [`engine`]: the Redis engine
+//!   that makes several nodes one broker.
 //! - [`topics`]: topic-name rules and the wildcard subscription trie.
 //! - [`queue`]: the per-subscription bounded queue and its backpressure
 //!   policies, gap bookkeeping, rate limiting and batching.
