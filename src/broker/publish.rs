@@ -144,20 +144,14 @@ impl Broker {
         }
         self.counters
             .history_changed(history_before, inner.history.bytes());
-        scratch.receivers.clear();
-        scratch.receivers.resize(scratch.msgs.len(), 0);
-        for q in &inner.matches {
-            if q.push_many(
-                &scratch.msgs,
-                &mut scratch.receivers,
-                &mut scratch.wakes,
-                credit,
-            ) == PushOutcome::MustWait
-                && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
-            {
-                blocked.push(Arc::clone(q));
-            }
-        }
+        fan_out(
+            inner,
+            &scratch.msgs,
+            &mut scratch.receivers,
+            blocked,
+            &mut scratch.wakes,
+            credit,
+        );
         (first_seq, timestamp_us)
     }
 
@@ -216,5 +210,29 @@ impl Broker {
             receivers: scratch.receivers[0],
         };
         (published, scratch.msgs.swap_remove(0))
+    }
+}
+
+/// Pushes the same messages to every queue matching a locked topic, one
+/// lock per queue: the fan-out of both a local publish run and a run the
+/// engine ordered elsewhere (`remote.rs`). Sets `receivers[i]` to the
+/// queues that took `msgs[i]`; adds each `block` queue the run overfilled
+/// to `blocked` once.
+pub(crate) fn fan_out(
+    inner: &TopicInner,
+    msgs: &[Msg],
+    receivers: &mut Vec<u32>,
+    blocked: &mut Vec<Arc<SubscriberQueue>>,
+    wakes: &mut Wakes,
+    credit: &mut Credit<'_>,
+) {
+    receivers.clear();
+    receivers.resize(msgs.len(), 0);
+    for q in &inner.matches {
+        if q.push_many(msgs, receivers, wakes, credit) == PushOutcome::MustWait
+            && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
+        {
+            blocked.push(Arc::clone(q));
+        }
     }
 }

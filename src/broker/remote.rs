@@ -14,7 +14,7 @@ use spate_proto::message::BodyParts;
 use spate_proto::{Condition, GapReason, PublishRef, StateChange, StateEntry, StateReply, Text};
 
 use super::{Broker, BrokerError, Published, Topic, TopicInner};
-use crate::queue::{Credit, GapMarker, Msg, PushOutcome, SubscriberQueue, Wakes};
+use crate::queue::{Credit, GapMarker, Msg, SubscriberQueue, Wakes};
 
 /// Result of one publish of a run.
 pub type PublishResult = Result<Published, BrokerError>;
@@ -267,15 +267,7 @@ impl Broker {
         if out.is_empty() {
             return;
         }
-        receivers.clear();
-        receivers.resize(out.len(), 0);
-        for q in &inner.matches {
-            if q.push_many(out, receivers, wakes, credit) == PushOutcome::MustWait
-                && !blocked.iter().any(|b| Arc::ptr_eq(b, q))
-            {
-                blocked.push(Arc::clone(q));
-            }
-        }
+        super::publish::fan_out(inner, out, receivers, blocked, wakes, credit);
         out.clear();
     }
 
