@@ -38,6 +38,9 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             .await;
         return;
     }
+    if write && s.is_draining() {
+        return refuse(s, request_id).await;
+    }
     // Shared engine (Redis): state lives there (commands/state_remote.rs).
     if let Some(r) = broker.remote().cloned() {
         return super::state_remote::apply(s, &*r, frame).await;
@@ -50,9 +53,6 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             condition,
             value,
         } => {
-            if s.is_draining() {
-                return refuse(s, *request_id).await;
-            }
             let r = broker.state_put(topic, key, *condition, value, s.blocked_mut());
             (*request_id, r.map(Frame::StateReply))
         }
@@ -62,9 +62,6 @@ pub async fn apply(s: &mut Session, frame: Frame) {
             key,
             condition,
         } => {
-            if s.is_draining() {
-                return refuse(s, *request_id).await;
-            }
             let r = broker.state_del(topic, key, *condition, s.blocked_mut());
             (*request_id, r.map(Frame::StateReply))
         }
@@ -124,7 +121,7 @@ pub async fn apply(s: &mut Session, frame: Frame) {
     s.wait_blocked().await;
 }
 
-pub(crate) async fn refuse(s: &mut Session, request_id: u32) {
+async fn refuse(s: &mut Session, request_id: u32) {
     s.reply(Frame::error(
         ErrorCode::NotAllowed,
         request_id,

@@ -1,10 +1,11 @@
 //! State requests when a shared engine (Redis) holds the state: the same
 //! replies as `state.rs`, answered by the engine (compare-and-set atomic
-//! across nodes).
+//! across nodes). `state.rs` has already checked permissions and refused
+//! writes after GOAWAY.
 
 use spate_proto::Frame;
 
-use super::state::{refuse, MAX_LIST};
+use super::state::MAX_LIST;
 use crate::broker::remote::Remote;
 use crate::conn::session::Session;
 
@@ -18,9 +19,6 @@ pub async fn apply(s: &mut Session, r: &dyn Remote, frame: Frame) {
             condition,
             value,
         } => {
-            if s.is_draining() {
-                return refuse(s, request_id).await;
-            }
             let f = r.state_write(&topic, &key, condition, Some(value));
             (request_id, f.await.map(Frame::StateReply))
         }
@@ -30,9 +28,6 @@ pub async fn apply(s: &mut Session, r: &dyn Remote, frame: Frame) {
             key,
             condition,
         } => {
-            if s.is_draining() {
-                return refuse(s, request_id).await;
-            }
             let f = r.state_write(&topic, &key, condition, None);
             (request_id, f.await.map(Frame::StateReply))
         }
