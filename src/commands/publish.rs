@@ -121,7 +121,9 @@ async fn apply_allowed(s: &mut Session, pubs: &[PublishRef<'_>]) {
 }
 
 /// h-storage: under `fsync = "always"`, waits until the acknowledged
-/// publishes to persisted topics are on disk (one wait for the run).
+/// publishes to persisted topics are on disk (one wait for the run). The
+/// whole run is in the log already, so the log's end covers every one of
+/// them: the first acknowledged publish to a persisted topic decides.
 async fn durable_acks(
     broker: &crate::broker::Broker,
     pubs: &[PublishRef<'_>],
@@ -131,8 +133,7 @@ async fn durable_acks(
         .iter()
         .zip(results)
         .filter(|(p, r)| p.ack && r.is_ok())
-        .filter_map(|(p, _)| broker.ack_lsn(p.topic))
-        .max();
+        .find_map(|(p, _)| broker.ack_lsn(p.topic));
     match lsn {
         Some(lsn) => broker.wait_durable(lsn).await,
         None => Ok(()),
